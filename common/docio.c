@@ -1,0 +1,529 @@
+/*
+ * JSON Lines document reading and writing (see docio.h).
+ */
+#include "docio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "textio.h"
+
+#define DEFAULT_SHARD_BYTES ((uint64_t)256 << 20)
+
+void doc_init(doc_t *doc)
+{
+    memset(doc, 0, sizeof *doc);
+}
+
+void doc_clear(doc_t *doc)
+{
+    free(doc->id);
+    free(doc->text);
+    free(doc->source);
+    free(doc->url);
+    free(doc->date);
+    free(doc->lang);
+    json_decref(doc->meta);
+    memset(doc, 0, sizeof *doc);
+}
+
+void doc_set_text(doc_t *doc, const char *text, size_t length)
+{
+    char *copy = malloc(length + 1);
+    if (!copy) {
+        log_error("out of memory for a document of %zu bytes", length);
+        return;
+    }
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    free(doc->text);
+    doc->text = copy;
+    doc->text_length = length;
+}
+
+void doc_set_field(char **field, const char *value)
+{
+    char *copy = value ? strdup(value) : NULL;
+    free(*field);
+    *field = copy;
+}
+
+void doc_meta_set(doc_t *doc, const char *key, json_t *value)
+{
+    if (!doc->meta)
+        doc->meta = json_object();
+    json_object_set_new(doc->meta, key, value);
+}
+
+/* Copies a string or number field; returns false when the key holds another type. */
+static bool take_scalar(json_t *object, const char *key, char **field)
+{
+    json_t *value = json_object_get(object, key);
+    if (!value || json_is_null(value))
+        return true;
+    if (json_is_string(value)) {
+        doc_set_field(field, json_string_value(value));
+        return true;
+    }
+    if (json_is_integer(value)) {
+        char text[32];
+        snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
+        doc_set_field(field, text);
+        return true;
+    }
+    return false;
+}
+
+int doc_parse_json(const char *line, size_t length, doc_t *doc, char *error, size_t error_size)
+{
+    json_error_t parse_error;
+    json_t *root = json_loadb(line, length, JSON_REJECT_DUPLICATES, &parse_error);
+    if (!root) {
+        snprintf(error, error_size, "invalid JSON at column %d: %s", parse_error.column,
+                 parse_error.text);
+        return -1;
+    }
+    int status = -1;
+    if (!json_is_object(root)) {
+        snprintf(error, error_size, "not a JSON object");
+        goto done;
+    }
+    json_t *text = json_object_get(root, "text");
+    if (!json_is_string(text)) {
+        snprintf(error, error_size, text ? "\"text\" is not a string" : "missing \"text\"");
+        goto done;
+    }
+    doc_set_text(doc, json_string_value(text), json_string_length(text));
+    if (!take_scalar(root, "id", &doc->id) || !take_scalar(root, "source", &doc->source) ||
+        !take_scalar(root, "url", &doc->url) || !take_scalar(root, "date", &doc->date) ||
+        !take_scalar(root, "lang", &doc->lang)) {
+        snprintf(error, error_size, "id, source, url, date and lang must be strings");
+        goto done;
+    }
+    json_t *meta = json_object_get(root, "meta");
+    if (meta && !json_is_object(meta) && !json_is_null(meta)) {
+        snprintf(error, error_size, "\"meta\" is not an object");
+        goto done;
+    }
+    if (json_is_object(meta))
+        doc->meta = json_deep_copy(meta);
+
+    /* Keys outside the document schema are kept in meta so nothing is lost. */
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        static const char *const known[] = {"id", "text", "source", "url", "date", "lang", "meta"};
+        bool is_known = false;
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+            is_known = is_known || strcmp(key, known[i]) == 0;
+        if (!is_known)
+            doc_meta_set(doc, key, json_deep_copy(value));
+    }
+    status = 0;
+done:
+    json_decref(root);
+    return status;
+}
+
+char *doc_to_json(const doc_t *doc, size_t *length)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "id", json_string(doc->id ? doc->id : ""));
+    json_object_set_new(root, "text", json_stringn(doc->text ? doc->text : "", doc->text_length));
+    json_object_set_new(root, "source", json_string(doc->source ? doc->source : ""));
+    if (doc->url)
+        json_object_set_new(root, "url", json_string(doc->url));
+    if (doc->date)
+        json_object_set_new(root, "date", json_string(doc->date));
+    if (doc->lang)
+        json_object_set_new(root, "lang", json_string(doc->lang));
+    if (doc->meta && json_object_size(doc->meta) > 0)
+        json_object_set(root, "meta", doc->meta);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!text)
+        return NULL;
+    size_t used = strlen(text);
+    char *line = realloc(text, used + 2);
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[used] = '\n';
+    line[used + 1] = '\0';
+    *length = used + 1;
+    return line;
+}
+
+struct doc_reader {
+    cli_string_list_t files;
+    size_t next_file;
+    text_reader_t *current;
+    char *current_path;
+    size_t failed_files;
+    uint64_t line_of_last_doc;
+};
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_document_file(const char *name)
+{
+    static const char *const suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst", ".json",
+                                           ".json.gz", ".json.zst"};
+    size_t length = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t suffix_length = strlen(suffixes[i]);
+        if (length > suffix_length && strcmp(name + length - suffix_length, suffixes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Lists the document files of a folder without a manifest, recursively, sorted. */
+static int list_plain_folder(const char *path, cli_string_list_t *out)
+{
+    DIR *folder = opendir(path);
+    if (!folder) {
+        log_error("%s: cannot read folder: %s", path, strerror(errno));
+        return -1;
+    }
+    cli_string_list_t names = {0};
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL)
+        if (entry->d_name[0] != '.')
+            cli_string_list_push(&names, entry->d_name);
+    closedir(folder);
+    qsort(names.items, names.count, sizeof *names.items, compare_strings);
+    for (size_t i = 0; i < names.count; i++) {
+        char child[4096];
+        snprintf(child, sizeof child, "%s/%s", path, names.items[i]);
+        struct stat info;
+        if (stat(child, &info) != 0)
+            continue;
+        if (S_ISDIR(info.st_mode))
+            list_plain_folder(child, out);
+        else if (is_document_file(names.items[i]))
+            cli_string_list_push(out, child);
+    }
+    cli_string_list_free(&names);
+    return 0;
+}
+
+/* Expands one input into document files. Returns 0 or -1 after logging. */
+static int expand_input(const char *input, cli_string_list_t *out)
+{
+    if (strcmp(input, "-") == 0) {
+        cli_string_list_push(out, input);
+        return 0;
+    }
+    if (strpbrk(input, "*?[")) {
+        glob_t matches;
+        if (glob(input, 0, NULL, &matches) != 0) {
+            log_error("%s: no file matches this pattern", input);
+            return -1;
+        }
+        int status = 0;
+        for (size_t i = 0; i < matches.gl_pathc; i++)
+            status |= expand_input(matches.gl_pathv[i], out);
+        globfree(&matches);
+        return status;
+    }
+    struct stat info;
+    if (stat(input, &info) != 0) {
+        log_error("%s: input not found: %s", input, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(info.st_mode)) {
+        cli_string_list_push(out, input);
+        return 0;
+    }
+    char manifest[4096];
+    snprintf(manifest, sizeof manifest, "%s/%s", input, OUTDIR_MANIFEST_NAME);
+    if (access(manifest, F_OK) != 0) {
+        /* A folder made by hand is read as a set of files; a folder that a
+         * stage is still writing has task records but no manifest. */
+        char tasks[4096];
+        snprintf(tasks, sizeof tasks, "%s/.tasks", input);
+        if (access(tasks, F_OK) == 0) {
+            log_error("%s: unfinished output (no %s); rerun the stage that writes it", input,
+                      OUTDIR_MANIFEST_NAME);
+            return -1;
+        }
+        return list_plain_folder(input, out);
+    }
+    cli_string_list_t names = {0};
+    if (outdir_list_files(input, false, &names) != 0) {
+        cli_string_list_free(&names);
+        return -1;
+    }
+    for (size_t i = 0; i < names.count; i++) {
+        if (!is_document_file(names.items[i]))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", input, names.items[i]);
+        cli_string_list_push(out, path);
+    }
+    cli_string_list_free(&names);
+    return 0;
+}
+
+doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_index,
+                              int64_t task_count)
+{
+    if (inputs->count == 0) {
+        log_error("no input given: name files or folders, or - for standard input");
+        return NULL;
+    }
+    doc_reader_t *reader = calloc(1, sizeof *reader);
+    if (!reader)
+        return NULL;
+    cli_string_list_t all = {0};
+    size_t failed = 0;
+    for (size_t i = 0; i < inputs->count; i++)
+        if (expand_input(inputs->items[i], &all) != 0)
+            failed++;
+    if (all.count == 0) {
+        log_error("none of the %zu inputs could be read", inputs->count);
+        cli_string_list_free(&all);
+        free(reader);
+        return NULL;
+    }
+    reader->failed_files = failed;
+    /* Task i takes files i, i + N, ...: one file is never split between tasks,
+     * and the assignment depends only on the sorted input list. */
+    for (size_t i = 0; i < all.count; i++)
+        if ((int64_t)(i % (size_t)task_count) == task_index)
+            cli_string_list_push(&reader->files, all.items[i]);
+    if (task_count > 1)
+        log_info("task %lld of %lld reads %zu of %zu files", (long long)task_index,
+                 (long long)task_count, reader->files.count, all.count);
+    cli_string_list_free(&all);
+    return reader;
+}
+
+int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
+{
+    doc_clear(doc);
+    for (;;) {
+        if (!reader->current) {
+            if (reader->next_file >= reader->files.count)
+                return 0;
+            free(reader->current_path);
+            reader->current_path = strdup(reader->files.items[reader->next_file++]);
+            reader->current = text_reader_open(reader->current_path);
+            if (!reader->current) {
+                reader->failed_files++;
+                if (stats)
+                    stats_count(stats, "unreadable_files", 1);
+                continue;
+            }
+            log_debug("%s: reading", reader->current_path);
+        }
+        char *line;
+        size_t length;
+        int got = text_reader_next_line(reader->current, &line, &length);
+        if (got <= 0) {
+            if (got < 0) {
+                reader->failed_files++;
+                if (stats)
+                    stats_count(stats, "unreadable_files", 1);
+                log_error("%s: stopped after line %llu; the records before it are kept",
+                          reader->current_path,
+                          (unsigned long long)text_reader_line_number(reader->current));
+            }
+            text_reader_close(reader->current);
+            reader->current = NULL;
+            continue;
+        }
+        if (length == 0)
+            continue;
+        char error[256];
+        uint64_t line_number = text_reader_line_number(reader->current);
+        if (doc_parse_json(line, length, doc, error, sizeof error) != 0) {
+            log_error("%s:%llu: skipped record: %s", reader->current_path,
+                      (unsigned long long)line_number, error);
+            if (stats) {
+                stats_record_in(stats, length);
+                stats_record_dropped(stats, "invalid_record");
+            }
+            doc_clear(doc);
+            continue;
+        }
+        if (!doc->id) {
+            char id[4200];
+            snprintf(id, sizeof id, "%s:%llu", reader->current_path,
+                     (unsigned long long)line_number);
+            doc_set_field(&doc->id, id);
+        }
+        if (!doc->source) {
+            const char *slash = strrchr(reader->current_path, '/');
+            doc_set_field(&doc->source, slash ? slash + 1 : reader->current_path);
+        }
+        reader->line_of_last_doc = line_number;
+        return 1;
+    }
+}
+
+const char *doc_reader_current_path(const doc_reader_t *reader)
+{
+    return reader->current_path ? reader->current_path : "";
+}
+
+uint64_t doc_reader_current_line(const doc_reader_t *reader)
+{
+    return reader->line_of_last_doc;
+}
+
+size_t doc_reader_failed_files(const doc_reader_t *reader)
+{
+    return reader->failed_files;
+}
+
+size_t doc_reader_file_count(const doc_reader_t *reader)
+{
+    return reader->files.count;
+}
+
+void doc_reader_close(doc_reader_t *reader)
+{
+    if (!reader)
+        return;
+    text_reader_close(reader->current);
+    cli_string_list_free(&reader->files);
+    free(reader->current_path);
+    free(reader);
+}
+
+struct doc_writer {
+    text_writer_t *writer;     /* the open file or shard */
+    outdir_t *outdir;          /* folder output only */
+    doc_writer_options_t options;
+    int64_t task_index;
+    uint64_t shard_number;
+    uint64_t shard_records;
+    char shard_name[64];
+};
+
+static bool has_suffix(const char *text, const char *suffix)
+{
+    size_t length = strlen(text), suffix_length = strlen(suffix);
+    return length >= suffix_length && strcmp(text + length - suffix_length, suffix) == 0;
+}
+
+bool doc_output_is_folder(const char *output)
+{
+    if (strcmp(output, "-") == 0)
+        return false;
+    return !(has_suffix(output, ".jsonl") || has_suffix(output, ".jsonl.gz") ||
+             has_suffix(output, ".jsonl.zst") || has_suffix(output, ".json"));
+}
+
+static int open_next_shard(doc_writer_t *writer)
+{
+    snprintf(writer->shard_name, sizeof writer->shard_name, "part-%05lld-%05llu.jsonl.zst",
+             (long long)writer->task_index, (unsigned long long)writer->shard_number++);
+    writer->writer = outdir_create_text(writer->outdir, writer->shard_name, TEXT_ZSTD);
+    writer->shard_records = 0;
+    return writer->writer ? 0 : -1;
+}
+
+static int close_shard(doc_writer_t *writer)
+{
+    if (!writer->writer)
+        return 0;
+    int status = outdir_commit_text(writer->outdir, writer->writer, writer->shard_name,
+                                    writer->shard_records);
+    writer->writer = NULL;
+    return status;
+}
+
+doc_writer_t *doc_writer_open(const char *output, const outdir_identity_t *identity,
+                              const doc_writer_options_t *options)
+{
+    doc_writer_t *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    if (options)
+        writer->options = *options;
+    if (writer->options.shard_bytes == 0)
+        writer->options.shard_bytes = DEFAULT_SHARD_BYTES;
+    if (!doc_output_is_folder(output)) {
+        text_compression_t compression = strcmp(output, "-") == 0
+                                             ? TEXT_PLAIN : text_compression_from_path(output);
+        writer->writer = text_writer_open(output, compression, writer->options.zstd_level);
+        if (!writer->writer) {
+            free(writer);
+            return NULL;
+        }
+        return writer;
+    }
+    writer->task_index = identity->task_index;
+    writer->outdir = outdir_open(output, identity);
+    if (!writer->outdir || open_next_shard(writer) != 0) {
+        outdir_abort(writer->outdir);
+        free(writer);
+        return NULL;
+    }
+    return writer;
+}
+
+int doc_writer_write(doc_writer_t *writer, const doc_t *doc)
+{
+    size_t length;
+    char *line = doc_to_json(doc, &length);
+    if (!line) {
+        log_error("document %s could not be serialized", doc->id ? doc->id : "?");
+        return -1;
+    }
+    int status = text_writer_write(writer->writer, line, length);
+    free(line);
+    if (status != 0)
+        return -1;
+    writer->shard_records++;
+    if (writer->outdir &&
+        text_writer_uncompressed_bytes(writer->writer) >= writer->options.shard_bytes) {
+        if (close_shard(writer) != 0 || open_next_shard(writer) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+outdir_t *doc_writer_outdir(doc_writer_t *writer)
+{
+    return writer->outdir;
+}
+
+int doc_writer_finish(doc_writer_t *writer)
+{
+    int status;
+    if (writer->outdir) {
+        status = close_shard(writer);
+        if (status == 0)
+            status = outdir_finish(writer->outdir);
+        else
+            outdir_abort(writer->outdir);
+    } else {
+        status = text_writer_commit(writer->writer);
+    }
+    free(writer);
+    return status;
+}
+
+void doc_writer_abort(doc_writer_t *writer)
+{
+    if (!writer)
+        return;
+    text_writer_abort(writer->writer);
+    outdir_abort(writer->outdir);
+    free(writer);
+}
