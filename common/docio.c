@@ -178,8 +178,8 @@ static int compare_strings(const void *a, const void *b)
 
 static bool is_document_file(const char *name)
 {
-    static const char *const suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst", ".json",
-                                           ".json.gz", ".json.zst"};
+    /* Only JSON Lines: a folder may also hold stats.json and other reports. */
+    static const char *const suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst"};
     size_t length = strlen(name);
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         size_t suffix_length = strlen(suffixes[i]);

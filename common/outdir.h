@@ -28,7 +28,7 @@ typedef struct outdir outdir_t;
 typedef struct {
     const char *program;      /* program name */
     char settings_hash[33];   /* from cli_settings_hash */
-    char *settings_json;      /* from cli_settings_json, owned by the outdir */
+    char *settings_json;      /* from cli_settings_json; outdir_open keeps its own copy */
     char inputs_hash[33];     /* from outdir_hash_inputs */
     int64_t task_index;       /* zero-based */
     int64_t task_count;
