@@ -342,9 +342,17 @@ static void format_value(const cli_option_t *option, char *out, size_t size)
     case CLI_INT:
         snprintf(out, size, "%lld", (long long)*(int64_t *)option->value);
         break;
-    case CLI_DOUBLE:
-        snprintf(out, size, "%.17g", *(double *)option->value);
+    case CLI_DOUBLE: {
+        /* The shortest text that reads back as the same double, so 6e-4
+         * shows as 0.0006 and still hashes exactly. */
+        double value = *(double *)option->value;
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(out, size, "%.*g", digits, value);
+            if (strtod(out, NULL) == value)
+                break;
+        }
         break;
+    }
     case CLI_STRING: {
         const char *text = *(char **)option->value;
         snprintf(out, size, "%s", text ? text : "");

@@ -1,0 +1,622 @@
+/*
+ * Main-text extraction from HTML with gumbo (see html_text.h).
+ *
+ * Two walks over the tree. The first counts, for every element in pre-order,
+ * the visible text bytes and the bytes inside links below it, and the size of
+ * its subtree. The second decides per element whether to drop it (tag, role,
+ * class/id words, link density) and emits the text of what is kept. It steps
+ * over a dropped subtree by its recorded size, so both walks stay aligned.
+ */
+#include "html_text.h"
+
+#include <ctype.h>
+#include <gumbo.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DEPTH 1000
+
+/* Per-element counts from the first walk, indexed in pre-order. */
+typedef struct {
+    size_t text_bytes;      /* non-whitespace bytes of visible text */
+    size_t link_bytes;      /* the part of text_bytes inside <a href> */
+    size_t subtree_size;    /* elements in the subtree, this one included */
+} element_counts_t;
+
+typedef struct {
+    char *data;
+    size_t length;
+    size_t capacity;
+    bool failed;            /* an allocation failed; the result is discarded */
+    bool pending_space;
+    bool pending_newline;
+    bool at_line_start;
+} text_builder_t;
+
+typedef struct {
+    const html_text_options_t *options;
+    element_counts_t *counts;
+    size_t count_capacity;
+    size_t element_count;
+    size_t next_element;    /* pre-order index during the second walk */
+    size_t page_prose_bytes;    /* text bytes of the whole page outside links */
+    bool failed;
+    text_builder_t out;
+} extractor_t;
+
+void html_text_options_default(html_text_options_t *options)
+{
+    options->max_link_density = 0.5;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Element classes                                                           */
+
+/* Elements whose content is never visible text. */
+static bool is_invisible_tag(GumboTag tag)
+{
+    switch (tag) {
+    case GUMBO_TAG_HEAD: case GUMBO_TAG_SCRIPT: case GUMBO_TAG_STYLE:
+    case GUMBO_TAG_NOSCRIPT: case GUMBO_TAG_TEMPLATE: case GUMBO_TAG_SVG:
+    case GUMBO_TAG_MATH: case GUMBO_TAG_IFRAME: case GUMBO_TAG_OBJECT:
+    case GUMBO_TAG_EMBED: case GUMBO_TAG_CANVAS: case GUMBO_TAG_VIDEO:
+    case GUMBO_TAG_AUDIO: case GUMBO_TAG_MAP: case GUMBO_TAG_SELECT:
+    case GUMBO_TAG_OPTION: case GUMBO_TAG_BUTTON: case GUMBO_TAG_INPUT:
+    case GUMBO_TAG_TEXTAREA: case GUMBO_TAG_DATALIST: case GUMBO_TAG_APPLET:
+    case GUMBO_TAG_NOFRAMES: case GUMBO_TAG_NOEMBED: case GUMBO_TAG_FRAMESET:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Page furniture by element type. */
+static bool is_boilerplate_tag(GumboTag tag)
+{
+    switch (tag) {
+    case GUMBO_TAG_NAV: case GUMBO_TAG_HEADER: case GUMBO_TAG_FOOTER:
+    case GUMBO_TAG_ASIDE: case GUMBO_TAG_MENU:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Elements that start and end a line of output. */
+static bool is_block_tag(GumboTag tag)
+{
+    switch (tag) {
+    case GUMBO_TAG_ADDRESS: case GUMBO_TAG_ARTICLE: case GUMBO_TAG_ASIDE:
+    case GUMBO_TAG_BLOCKQUOTE: case GUMBO_TAG_BODY: case GUMBO_TAG_CAPTION:
+    case GUMBO_TAG_CENTER: case GUMBO_TAG_DD: case GUMBO_TAG_DETAILS:
+    case GUMBO_TAG_DIR: case GUMBO_TAG_DIV: case GUMBO_TAG_DL: case GUMBO_TAG_DT:
+    case GUMBO_TAG_FIELDSET: case GUMBO_TAG_FIGCAPTION: case GUMBO_TAG_FIGURE:
+    case GUMBO_TAG_FOOTER: case GUMBO_TAG_FORM: case GUMBO_TAG_H1: case GUMBO_TAG_H2:
+    case GUMBO_TAG_H3: case GUMBO_TAG_H4: case GUMBO_TAG_H5: case GUMBO_TAG_H6:
+    case GUMBO_TAG_HEADER: case GUMBO_TAG_HGROUP: case GUMBO_TAG_HR: case GUMBO_TAG_HTML:
+    case GUMBO_TAG_LEGEND: case GUMBO_TAG_LI: case GUMBO_TAG_LISTING: case GUMBO_TAG_MAIN:
+    case GUMBO_TAG_MENU: case GUMBO_TAG_NAV: case GUMBO_TAG_OL: case GUMBO_TAG_P:
+    case GUMBO_TAG_PLAINTEXT: case GUMBO_TAG_PRE: case GUMBO_TAG_SECTION:
+    case GUMBO_TAG_SUMMARY: case GUMBO_TAG_TABLE: case GUMBO_TAG_TBODY:
+    case GUMBO_TAG_TFOOT: case GUMBO_TAG_THEAD: case GUMBO_TAG_TR: case GUMBO_TAG_UL:
+    case GUMBO_TAG_XMP: case GUMBO_TAG_FRAME:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Prose blocks keep their links: a paragraph or heading full of links is still
+ * prose, and the link-density rule is meant for lists and containers of links. */
+static bool is_prose_block(GumboTag tag)
+{
+    switch (tag) {
+    case GUMBO_TAG_P: case GUMBO_TAG_H1: case GUMBO_TAG_H2: case GUMBO_TAG_H3:
+    case GUMBO_TAG_H4: case GUMBO_TAG_H5: case GUMBO_TAG_H6: case GUMBO_TAG_BLOCKQUOTE:
+    case GUMBO_TAG_PRE: case GUMBO_TAG_DD: case GUMBO_TAG_DT: case GUMBO_TAG_FIGCAPTION:
+    case GUMBO_TAG_CAPTION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Blocks that hold a whole page or article are never dropped for link density. */
+static bool is_page_container(GumboTag tag)
+{
+    return tag == GUMBO_TAG_HTML || tag == GUMBO_TAG_BODY || tag == GUMBO_TAG_MAIN ||
+           tag == GUMBO_TAG_ARTICLE;
+}
+
+static bool is_preformatted(GumboTag tag)
+{
+    return tag == GUMBO_TAG_PRE || tag == GUMBO_TAG_LISTING || tag == GUMBO_TAG_XMP ||
+           tag == GUMBO_TAG_PLAINTEXT || tag == GUMBO_TAG_TEXTAREA;
+}
+
+static const char *attribute(const GumboElement *element, const char *name)
+{
+    const GumboAttribute *found = gumbo_get_attribute(&element->attributes, name);
+    return found ? found->value : NULL;
+}
+
+/* ARIA landmark roles of page furniture. */
+static bool has_boilerplate_role(const GumboElement *element)
+{
+    static const char *const roles[] = {
+        "navigation", "banner", "contentinfo", "complementary", "menu", "menubar",
+        "search", "alertdialog", "dialog",
+    };
+    const char *role = attribute(element, "role");
+    if (!role)
+        return false;
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (strcasecmp(role, roles[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is_hidden(const GumboElement *element)
+{
+    if (attribute(element, "hidden"))
+        return true;
+    const char *aria_hidden = attribute(element, "aria-hidden");
+    if (aria_hidden && strcasecmp(aria_hidden, "true") == 0)
+        return true;
+    const char *style = attribute(element, "style");
+    if (!style)
+        return false;
+    char compact[128];
+    size_t length = 0;
+    for (const char *p = style; *p && length + 1 < sizeof compact; p++) {
+        if (!isspace((unsigned char)*p))
+            compact[length++] = (char)tolower((unsigned char)*p);
+    }
+    compact[length] = '\0';
+    return strstr(compact, "display:none") || strstr(compact, "visibility:hidden");
+}
+
+/* Words that mark furniture when they appear anywhere inside a class or id token. */
+static const char *const furniture_substrings[] = {
+    "sidebar", "breadcrumb", "cookie", "navbar", "navigation", "menu", "consent",
+    "advert", "newsletter", "skiplink", "pagination", "editsection",
+};
+/* Words that mark furniture only as a whole word of a token ("nav" in "main-nav"). */
+static const char *const furniture_words[] = {
+    "nav", "ad", "ads", "gdpr", "footer", "masthead", "toolbar", "share", "sharing",
+    "social", "sponsored", "promo", "popup", "modal", "related", "widget", "banner",
+};
+/* A token starting with one of these words describes the page, not the element
+ * ("has-sidebar" on a wrapper that contains the article). */
+static const char *const negating_words[] = {"has", "no", "with", "without"};
+
+static bool word_in(const char *word, size_t length, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(list[i]) == length && strncmp(word, list[i], length) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Checks one class or id token (lowercased), split into words at non-alphanumerics. */
+static bool token_names_furniture(const char *token, size_t length)
+{
+    size_t word_start = 0;
+    bool first_word = true;
+    for (size_t i = 0; i <= length; i++) {
+        if (i < length && isalnum((unsigned char)token[i]))
+            continue;
+        size_t word_length = i - word_start;
+        if (word_length > 0) {
+            const char *word = token + word_start;
+            size_t negating_count = sizeof negating_words / sizeof negating_words[0];
+            if (first_word && word_in(word, word_length, negating_words, negating_count))
+                return false;
+            first_word = false;
+            /* "nav" opens many furniture names: navbox, navheader, navlinks. */
+            if (word_length >= 3 && strncmp(word, "nav", 3) == 0)
+                return true;
+            size_t word_count = sizeof furniture_words / sizeof furniture_words[0];
+            if (word_in(word, word_length, furniture_words, word_count))
+                return true;
+        }
+        word_start = i + 1;
+    }
+    for (size_t i = 0; i < sizeof furniture_substrings / sizeof furniture_substrings[0]; i++) {
+        if (memmem(token, length, furniture_substrings[i], strlen(furniture_substrings[i])))
+            return true;
+    }
+    return false;
+}
+
+static bool attribute_names_furniture(const char *value)
+{
+    if (!value)
+        return false;
+    char token[128];
+    const char *p = value;
+    while (*p) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        size_t length = 0;
+        while (*p && !isspace((unsigned char)*p)) {
+            if (length + 1 < sizeof token)
+                token[length++] = (char)tolower((unsigned char)*p);
+            p++;
+        }
+        if (length > 0 && token_names_furniture(token, length))
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* First walk: text and link counts per element                              */
+
+static bool is_whitespace_byte(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static size_t visible_bytes(const char *text)
+{
+    size_t count = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (!is_whitespace_byte(*p))
+            count++;
+    }
+    return count;
+}
+
+static bool is_element(const GumboNode *node)
+{
+    return node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE;
+}
+
+/* Counts the subtree of `node` (an element) and returns its index. */
+static size_t measure(extractor_t *extractor, const GumboNode *node, bool in_link, int depth)
+{
+    if (extractor->element_count == extractor->count_capacity) {
+        size_t capacity = extractor->count_capacity ? extractor->count_capacity * 2 : 256;
+        element_counts_t *grown = realloc(extractor->counts, capacity * sizeof *grown);
+        if (!grown) {
+            extractor->failed = true;
+            return extractor->element_count - 1;
+        }
+        extractor->counts = grown;
+        extractor->count_capacity = capacity;
+    }
+    size_t index = extractor->element_count++;
+    element_counts_t counts = {0, 0, 1};
+    const GumboElement *element = &node->v.element;
+
+    bool skip_children = node->type == GUMBO_NODE_TEMPLATE || is_invisible_tag(element->tag) ||
+                         depth >= MAX_DEPTH;
+    if (!skip_children) {
+        bool link = in_link || (element->tag == GUMBO_TAG_A && attribute(element, "href"));
+        for (unsigned int i = 0; i < element->children.length && !extractor->failed; i++) {
+            const GumboNode *child = element->children.data[i];
+            if (is_element(child)) {
+                size_t child_index = measure(extractor, child, link, depth + 1);
+                if (extractor->failed)
+                    break;
+                const element_counts_t *child_counts = &extractor->counts[child_index];
+                counts.text_bytes += child_counts->text_bytes;
+                counts.link_bytes += child_counts->link_bytes;
+                counts.subtree_size += child_counts->subtree_size;
+            } else if (child->type == GUMBO_NODE_TEXT || child->type == GUMBO_NODE_CDATA) {
+                size_t bytes = visible_bytes(child->v.text.text);
+                counts.text_bytes += bytes;
+                if (link)
+                    counts.link_bytes += bytes;
+            }
+        }
+    }
+    if (!extractor->failed)
+        extractor->counts[index] = counts;
+    return index;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text builder                                                              */
+
+static void builder_reserve(text_builder_t *out, size_t extra)
+{
+    if (out->failed || out->length + extra + 1 <= out->capacity)
+        return;
+    size_t capacity = out->capacity ? out->capacity : 1024;
+    while (capacity < out->length + extra + 1)
+        capacity *= 2;
+    char *grown = realloc(out->data, capacity);
+    if (!grown) {
+        out->failed = true;
+        return;
+    }
+    out->data = grown;
+    out->capacity = capacity;
+}
+
+static void builder_put(text_builder_t *out, const char *data, size_t length)
+{
+    builder_reserve(out, length);
+    if (out->failed)
+        return;
+    memcpy(out->data + out->length, data, length);
+    out->length += length;
+}
+
+static void builder_trim_trailing_spaces(text_builder_t *out)
+{
+    while (out->length > 0 && (out->data[out->length - 1] == ' ' ||
+                               out->data[out->length - 1] == '\t'))
+        out->length--;
+}
+
+/* Writes the pending line break or space before the next visible byte. */
+static void builder_flush_pending(text_builder_t *out)
+{
+    if (out->pending_newline) {
+        if (out->length > 0 && !out->at_line_start) {
+            builder_trim_trailing_spaces(out);
+            builder_put(out, "\n", 1);
+        }
+        out->at_line_start = true;
+        out->pending_newline = false;
+        out->pending_space = false;
+    }
+    if (out->pending_space && !out->at_line_start)
+        builder_put(out, " ", 1);
+    out->pending_space = false;
+}
+
+static void builder_line_break(text_builder_t *out)
+{
+    out->pending_newline = true;
+    out->pending_space = false;
+}
+
+/* Appends text, collapsing whitespace runs (and no-break spaces) to one space. */
+static void builder_text(text_builder_t *out, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        if (is_whitespace_byte(*p)) {
+            out->pending_space = true;
+            p++;
+            continue;
+        }
+        if (p[0] == 0xC2 && p[1] == 0xA0) {
+            out->pending_space = true;
+            p += 2;
+            continue;
+        }
+        const unsigned char *run = p;
+        while (*p && !is_whitespace_byte(*p) && !(p[0] == 0xC2 && p[1] == 0xA0))
+            p++;
+        builder_flush_pending(out);
+        builder_put(out, (const char *)run, (size_t)(p - run));
+        out->at_line_start = false;
+    }
+}
+
+/* Appends preformatted text as written; its newlines end lines. */
+static void builder_preformatted(text_builder_t *out, const char *text)
+{
+    size_t length = strlen(text);
+    if (length == 0)
+        return;
+    builder_flush_pending(out);
+    builder_put(out, text, length);
+    out->at_line_start = text[length - 1] == '\n';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Second walk: decide and emit                                              */
+
+static bool should_drop(const extractor_t *extractor, const GumboElement *element,
+                        const element_counts_t *counts)
+{
+    GumboTag tag = element->tag;
+    if (is_hidden(element))
+        return true;
+    if (is_page_container(tag))
+        return false;
+
+    /* An element that contains at least half of the page's text outside links
+     * is the page itself, whatever its tag or name. Sites put the article in
+     * a <header> "hero" section, ASP.NET wraps whole pages in one <form>, and
+     * MediaWiki's page container is mostly links. */
+    size_t own_prose = counts->text_bytes - counts->link_bytes;
+    if (own_prose > 0 && own_prose * 2 >= extractor->page_prose_bytes)
+        return false;
+
+    if (is_boilerplate_tag(tag) || has_boilerplate_role(element))
+        return true;
+    double density = counts->text_bytes
+                         ? (double)counts->link_bytes / (double)counts->text_bytes : 0.0;
+    double max_density = extractor->options->max_link_density;
+    if (is_block_tag(tag) && !is_prose_block(tag) && max_density < 1.0 && density > max_density)
+        return true;
+    return tag == GUMBO_TAG_FORM || attribute_names_furniture(attribute(element, "class")) ||
+           attribute_names_furniture(attribute(element, "id"));
+}
+
+static void emit(extractor_t *extractor, const GumboNode *node, bool in_pre, int depth);
+
+static void emit_children(extractor_t *extractor, const GumboElement *element, bool in_pre,
+                          int depth)
+{
+    bool first_cell = true;
+    for (unsigned int i = 0; i < element->children.length; i++) {
+        const GumboNode *child = element->children.data[i];
+        switch (child->type) {
+        case GUMBO_NODE_ELEMENT:
+        case GUMBO_NODE_TEMPLATE: {
+            GumboTag tag = child->v.element.tag;
+            if (tag == GUMBO_TAG_TD || tag == GUMBO_TAG_TH) {
+                if (!first_cell)
+                    extractor->out.pending_space = true;
+                first_cell = false;
+            }
+            emit(extractor, child, in_pre, depth + 1);
+            break;
+        }
+        case GUMBO_NODE_TEXT:
+        case GUMBO_NODE_CDATA:
+        case GUMBO_NODE_WHITESPACE:
+            if (in_pre)
+                builder_preformatted(&extractor->out, child->v.text.text);
+            else
+                builder_text(&extractor->out, child->v.text.text);
+            break;
+        default:
+            break; /* comments and the document node carry no text */
+        }
+    }
+}
+
+static void emit(extractor_t *extractor, const GumboNode *node, bool in_pre, int depth)
+{
+    size_t index = extractor->next_element;
+    const element_counts_t *counts = &extractor->counts[index];
+    const GumboElement *element = &node->v.element;
+    GumboTag tag = element->tag;
+
+    bool skip = node->type == GUMBO_NODE_TEMPLATE || is_invisible_tag(tag) ||
+                depth >= MAX_DEPTH || should_drop(extractor, element, counts);
+    if (skip) {
+        extractor->next_element += counts->subtree_size;
+        if (is_block_tag(tag))
+            builder_line_break(&extractor->out);
+        return;
+    }
+    extractor->next_element++;
+
+    if (tag == GUMBO_TAG_BR) {
+        if (in_pre)
+            builder_preformatted(&extractor->out, "\n");
+        else
+            builder_line_break(&extractor->out);
+        return;
+    }
+    if (is_block_tag(tag))
+        builder_line_break(&extractor->out);
+
+    emit_children(extractor, element, in_pre || is_preformatted(tag), depth);
+
+    if (is_block_tag(tag))
+        builder_line_break(&extractor->out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Title and language                                                        */
+
+static const GumboNode *find_child(const GumboNode *parent, GumboTag tag)
+{
+    if (!parent || !is_element(parent))
+        return NULL;
+    const GumboVector *children = &parent->v.element.children;
+    for (unsigned int i = 0; i < children->length; i++) {
+        const GumboNode *child = children->data[i];
+        if (is_element(child) && child->v.element.tag == tag)
+            return child;
+    }
+    return NULL;
+}
+
+static char *collapse_copy(const char *text)
+{
+    text_builder_t builder = {0};
+    builder.at_line_start = true;
+    builder_text(&builder, text);
+    if (builder.failed || !builder.data) {
+        free(builder.data);
+        return NULL;
+    }
+    builder.data[builder.length] = '\0';
+    return builder.data;
+}
+
+static char *extract_title(const GumboNode *root)
+{
+    const GumboNode *title = find_child(find_child(root, GUMBO_TAG_HEAD), GUMBO_TAG_TITLE);
+    if (!title || title->v.element.children.length == 0)
+        return NULL;
+    const GumboNode *text = title->v.element.children.data[0];
+    if (text->type != GUMBO_NODE_TEXT && text->type != GUMBO_NODE_WHITESPACE)
+        return NULL;
+    return collapse_copy(text->v.text.text);
+}
+
+static char *extract_lang(const GumboNode *root)
+{
+    if (!root || !is_element(root))
+        return NULL;
+    const char *lang = attribute(&root->v.element, "lang");
+    if (!lang)
+        lang = attribute(&root->v.element, "xml:lang");
+    return lang ? collapse_copy(lang) : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int html_text_extract(const char *html, size_t length, const html_text_options_t *options,
+                      html_text_t *result)
+{
+    memset(result, 0, sizeof *result);
+    html_text_options_t defaults;
+    html_text_options_default(&defaults);
+
+    GumboOptions parse_options = kGumboDefaultOptions;
+    parse_options.max_errors = 0; /* keep no parse-error list: it costs time and memory */
+    GumboOutput *output = gumbo_parse_with_options(&parse_options, html, length);
+    if (!output)
+        return -1;
+
+    extractor_t extractor = {0};
+    extractor.options = options ? options : &defaults;
+    extractor.out.at_line_start = true;
+    const GumboNode *root = output->root;
+    int status = -1;
+
+    measure(&extractor, root, false, 0);
+    if (extractor.failed)
+        goto done;
+    extractor.page_prose_bytes = extractor.counts[0].text_bytes - extractor.counts[0].link_bytes;
+    emit(&extractor, root, false, 0);
+    builder_trim_trailing_spaces(&extractor.out);
+    builder_reserve(&extractor.out, 0);
+    if (extractor.out.failed)
+        goto done;
+
+    result->text = extractor.out.data;
+    result->length = extractor.out.length;
+    result->text[result->length] = '\0';
+    extractor.out.data = NULL;
+    result->title = extract_title(root);
+    result->lang = extract_lang(root);
+    if (result->lang && result->lang[0] == '\0') {
+        free(result->lang);
+        result->lang = NULL;
+    }
+    status = 0;
+
+done:
+    free(extractor.out.data);
+    free(extractor.counts);
+    gumbo_destroy_output(&parse_options, output);
+    return status;
+}
+
+void html_text_free(html_text_t *result)
+{
+    free(result->text);
+    free(result->title);
+    free(result->lang);
+    memset(result, 0, sizeof *result);
+}

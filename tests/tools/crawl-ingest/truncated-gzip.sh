@@ -1,0 +1,38 @@
+# A per-record gzip WARC cut inside its last member still yields every whole
+# record before the cut. The error names the file and the byte offset, the
+# cut record is counted as truncated_record, and the run exits 0.
+source "$(dirname "$0")/../lib.sh"
+
+record() { # record ID BODY: a response record with an HTTP 200 HTML payload
+    local http
+    http=$(printf 'HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s' "$2")
+    printf 'WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:%s>\r\n' "$1"
+    printf 'WARC-Target-URI: <http://example.com/%s>\r\nWARC-Date: 2024-05-01T00:00:00Z\r\n' "$1"
+    printf 'Content-Type: application/http; msgtype=response\r\n'
+    printf 'Content-Length: %d\r\n\r\n%s\r\n\r\n' "${#http}" "$http"
+}
+
+for i in 1 2 3; do
+    record "page-$i" "<html><body><p>Text of page number $i, long enough.</p></body></html>" |
+        gzip -c >>"$WORK/cut.warc.gz"
+done
+size=$(stat -c %s "$WORK/cut.warc.gz")
+last=$(record "page-3" "<html><body><p>Text of page number 3, long enough.</p></body></html>" |
+    gzip -c | wc -c)
+head -c $((size - last / 2)) "$WORK/cut.warc.gz" >"$WORK/truncated.warc.gz"
+
+expect_exit 0 "$(tool crawl-ingest)" "$WORK/truncated.warc.gz" -o "$WORK/out.jsonl" \
+    --stats "$WORK/stats.json"
+expect_grep 'truncated\.warc\.gz: .*at byte [0-9]+' "$WORK/err"
+expect_grep '"id":"urn:uuid:page-1"' "$WORK/out.jsonl"
+expect_grep '"id":"urn:uuid:page-2"' "$WORK/out.jsonl"
+expect_grep '"url":"http://example.com/page-2"' "$WORK/out.jsonl"
+[ "$(wc -l <"$WORK/out.jsonl")" -eq 2 ] || fail "expected 2 documents before the cut"
+expect_grep '"truncated_record": 1' "$WORK/stats.json"
+expect_grep '"damaged_files": 1' "$WORK/stats.json"
+
+# The damaged file does not stop the files after it.
+cp "$WORK/cut.warc.gz" "$WORK/whole.warc.gz"
+expect_exit 0 "$(tool crawl-ingest)" "$WORK/truncated.warc.gz" "$WORK/whole.warc.gz" \
+    -o "$WORK/both.jsonl"
+[ "$(wc -l <"$WORK/both.jsonl")" -eq 5 ] || fail "expected 2 + 3 documents"
