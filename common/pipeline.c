@@ -1,0 +1,767 @@
+/*
+ * Pipeline files (see pipeline.h): loading with libfyaml, validation with
+ * file:line messages, and the command line of each stage.
+ *
+ * Loading runs in two passes over the stage list. The first records every
+ * stage's name, program and line, so that a reference to a later stage can be
+ * distinguished from a reference to no stage at all. The second resolves each
+ * stage in file order, so every "${NAME}" it meets already has a folder.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+static const char *const program_names[] = {
+    "crawl-ingest", "clean", "dedup", "bpe-train", "tokenize", "shard", "train",
+    "reward-model", "ppo", "distill", "quantize", "prune", "evaluate", "generate",
+    "serve", NULL,
+};
+
+const char *const *pipeline_program_names(void)
+{
+    return program_names;
+}
+
+bool pipeline_is_known_program(const char *name)
+{
+    for (const char *const *known = program_names; *known; known++)
+        if (strcmp(*known, name) == 0)
+            return true;
+    return false;
+}
+
+/* Allocation failures end the process: a half-built pipeline has no safe use. */
+static char *copy_string(const char *text)
+{
+    char *copy = strdup(text);
+    if (!copy) {
+        log_error("out of memory while reading the pipeline");
+        abort();
+    }
+    return copy;
+}
+
+typedef struct {
+    const char *path;
+    pipeline_t *pipeline;
+    int errors;
+} loader_t;
+
+/*
+ * Returns the 1-based line where `node` starts, or 0 when unknown. libfyaml
+ * 0.7 gives marks only for tokens, so a collection takes the line of its first
+ * scalar, and an empty one the line of the key that contains it.
+ */
+static int node_line(struct fy_node *node)
+{
+    if (!node)
+        return 0;
+    if (fy_node_is_scalar(node)) {
+        struct fy_token *token = fy_node_get_scalar_token(node);
+        const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
+        return mark ? mark->line + 1 : 0;
+    }
+
+    void *iterator = NULL;
+    if (fy_node_is_mapping(node)) {
+        struct fy_node_pair *pair = fy_node_mapping_iterate(node, &iterator);
+        if (pair)
+            return node_line(fy_node_pair_key(pair));
+    } else if (fy_node_is_sequence(node)) {
+        struct fy_node *item = fy_node_sequence_iterate(node, &iterator);
+        if (item)
+            return node_line(item);
+    }
+
+    struct fy_node *parent = fy_node_get_parent(node);
+    if (parent && fy_node_is_mapping(parent)) {
+        iterator = NULL;
+        struct fy_node_pair *pair;
+        while ((pair = fy_node_mapping_iterate(parent, &iterator)) != NULL)
+            if (fy_node_pair_value(pair) == node)
+                return node_line(fy_node_pair_key(pair));
+    }
+    return parent ? node_line(parent) : 0;
+}
+
+/* Logs "FILE:LINE: message" for `node` and counts the error. */
+static void report(loader_t *loader, struct fy_node *node, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(loader_t *loader, struct fy_node *node, const char *format, ...)
+{
+    char message[1024];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, sizeof message, format, arguments);
+    va_end(arguments);
+    int line = node_line(node);
+    if (line > 0)
+        log_error("%s:%d: %s", loader->path, line, message);
+    else
+        log_error("%s: %s", loader->path, message);
+    loader->errors++;
+}
+
+/* Returns the text of a scalar node, or NULL after reporting that `what` must be one. */
+static const char *scalar_text(loader_t *loader, struct fy_node *node, const char *what)
+{
+    const char *text = node && fy_node_is_scalar(node) ? fy_node_get_scalar0(node) : NULL;
+    if (!text)
+        report(loader, node, "%s must be a single value", what);
+    return text;
+}
+
+/* --- references ------------------------------------------------------------------------ */
+
+/*
+ * Returns a copy of `text` with every "${NAME}" replaced by the run folder or
+ * by the output folder of stage NAME, which must come before `limit` (the
+ * index of the stage being resolved). Returns NULL after reporting a bad one.
+ */
+static char *expand_references(loader_t *loader, struct fy_node *node, const char *text,
+                               size_t limit)
+{
+    const pipeline_t *pipeline = loader->pipeline;
+    size_t capacity = strlen(text) + 1, length = 0;
+    char *result = malloc(capacity);
+    if (!result)
+        abort();
+
+    const char *cursor = text;
+    while (*cursor) {
+        const char *value = NULL;
+        size_t skip = 1;
+        if (cursor[0] == '$' && cursor[1] == '{') {
+            const char *close = strchr(cursor + 2, '}');
+            if (!close) {
+                report(loader, node, "unclosed \"${\" in \"%s\"", text);
+                free(result);
+                return NULL;
+            }
+            char name[256];
+            size_t name_length = (size_t)(close - cursor - 2);
+            snprintf(name, sizeof name, "%.*s", (int)name_length, cursor + 2);
+            int index = pipeline_find_stage(pipeline, name);
+            if (strcmp(name, "run-dir") == 0) {
+                value = pipeline->run_dir;
+            } else if (index < 0) {
+                report(loader, node, "\"${%s}\" names no stage of this pipeline", name);
+            } else if ((size_t)index >= limit) {
+                report(loader, node, "\"${%s}\" refers to stage \"%s\" (line %d), which does "
+                       "not come before this stage; move it earlier", name, name,
+                       pipeline->stages[index].line);
+            } else if (!pipeline->stages[index].output) {
+                report(loader, node, "\"${%s}\" refers to stage \"%s\", which has "
+                       "\"output: none\"", name, name);
+            } else {
+                value = pipeline->stages[index].output;
+            }
+            if (!value) {
+                free(result);
+                return NULL;
+            }
+            skip = name_length + 3;
+        }
+
+        size_t add = value ? strlen(value) : 1;
+        if (length + add + 1 > capacity) {
+            capacity = 2 * (length + add + 1);
+            char *grown = realloc(result, capacity);
+            if (!grown)
+                abort();
+            result = grown;
+        }
+        memcpy(result + length, value ? value : cursor, add);
+        length += add;
+        cursor += skip;
+    }
+    result[length] = '\0';
+    return result;
+}
+
+/* --- stage fields ---------------------------------------------------------------------- */
+
+static bool path_exists(const char *path)
+{
+    struct stat info;
+    return stat(path, &info) == 0;
+}
+
+/* Adds one input: a stage name means that stage's output folder. */
+static void add_input(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    const char *text = scalar_text(loader, node, "each input");
+    if (!text)
+        return;
+
+    int referenced = pipeline_find_stage(pipeline, text);
+    if (referenced >= 0) {
+        if ((size_t)referenced == index) {
+            report(loader, node, "stage \"%s\" lists itself as an input", text);
+        } else if ((size_t)referenced > index) {
+            report(loader, node, "input \"%s\" is a stage that comes later (line %d); "
+                   "stages run in file order, so move it before \"%s\"", text,
+                   pipeline->stages[referenced].line, stage->name);
+        } else if (!pipeline->stages[referenced].output) {
+            report(loader, node, "input \"%s\" is a stage with \"output: none\"", text);
+        } else {
+            cli_string_list_push(&stage->inputs, pipeline->stages[referenced].output);
+        }
+        return;
+    }
+
+    /* A bare word that is neither a stage nor a file is most likely a misspelt stage. */
+    bool bare_word = !strpbrk(text, "/$*?[") && strcmp(text, "-") != 0;
+    if (bare_word && !path_exists(text)) {
+        report(loader, node, "input \"%s\" is neither a stage of this pipeline nor an "
+               "existing path", text);
+        return;
+    }
+    char *expanded = expand_references(loader, node, text, index);
+    if (expanded)
+        cli_string_list_push(&stage->inputs, expanded);
+    free(expanded);
+}
+
+static void parse_inputs(loader_t *loader, size_t index, struct fy_node *node)
+{
+    if (node && fy_node_is_sequence(node)) {
+        void *iterator = NULL;
+        struct fy_node *item;
+        while ((item = fy_node_sequence_iterate(node, &iterator)) != NULL)
+            add_input(loader, index, item);
+        return;
+    }
+    add_input(loader, index, node);
+}
+
+/* Turns the settings mapping into "key=value" strings, one per list item. */
+static void parse_settings(loader_t *loader, pipeline_stage_t *stage, struct fy_node *node)
+{
+    if (!node || !fy_node_is_mapping(node)) {
+        report(loader, node, "settings must be a mapping of setting names to values");
+        return;
+    }
+    void *iterator = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(node, &iterator)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair);
+        struct fy_node *value = fy_node_pair_value(pair);
+        const char *name = scalar_text(loader, key, "a setting name");
+        if (!name)
+            continue;
+
+        char assignment[4096];
+        if (value && fy_node_is_sequence(value)) {
+            void *item_iterator = NULL;
+            struct fy_node *item;
+            while ((item = fy_node_sequence_iterate(value, &item_iterator)) != NULL) {
+                const char *text = scalar_text(loader, item, "each item of a list setting");
+                if (!text)
+                    continue;
+                snprintf(assignment, sizeof assignment, "%s=%s", name, text);
+                cli_string_list_push(&stage->settings, assignment);
+            }
+            continue;
+        }
+        const char *text = value ? scalar_text(loader, value, "a setting value") : "";
+        if (!text)
+            continue;
+        snprintf(assignment, sizeof assignment, "%s=%s", name, text);
+        cli_string_list_push(&stage->settings, assignment);
+    }
+}
+
+static void parse_args(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_stage_t *stage = &loader->pipeline->stages[index];
+    if (!node || !fy_node_is_sequence(node)) {
+        report(loader, node, "args must be a list, e.g. [--model-config, FILE]");
+        return;
+    }
+    void *iterator = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(node, &iterator)) != NULL) {
+        const char *text = scalar_text(loader, item, "each argument");
+        char *expanded = text ? expand_references(loader, item, text, index) : NULL;
+        if (expanded)
+            cli_string_list_push(&stage->args, expanded);
+        free(expanded);
+    }
+}
+
+static bool parse_bool(const char *text, bool *value)
+{
+    if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0) {
+        *value = true;
+        return true;
+    }
+    if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0) {
+        *value = false;
+        return true;
+    }
+    return false;
+}
+
+/* Finds the value of `key` in a mapping, or NULL. */
+static struct fy_node *mapping_value(struct fy_node *mapping, const char *key)
+{
+    void *iterator = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(mapping, &iterator)) != NULL) {
+        const char *name = fy_node_get_scalar0(fy_node_pair_key(pair));
+        if (name && strcmp(name, key) == 0)
+            return fy_node_pair_value(pair);
+    }
+    return NULL;
+}
+
+/* --- stages ---------------------------------------------------------------------------- */
+
+static const char *const stage_keys[] = {
+    "name", "program", "inputs", "output", "settings", "config", "threads", "stats", "args",
+    "stdout", NULL,
+};
+
+static bool is_stage_key(const char *key)
+{
+    for (const char *const *known = stage_keys; *known; known++)
+        if (strcmp(*known, key) == 0)
+            return true;
+    return false;
+}
+
+/* First pass over one stage: name, program, line, unknown keys and the output folder. */
+static void declare_stage(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    stage->line = node_line(node);
+    if (!fy_node_is_mapping(node)) {
+        report(loader, node, "each stage must be a mapping with at least name and program");
+        return;
+    }
+
+    void *iterator = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(node, &iterator)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair);
+        const char *name = fy_node_get_scalar0(key);
+        if (!name || !is_stage_key(name))
+            report(loader, key, "unknown stage key \"%s\"; expected one of name, program, "
+                   "inputs, output, settings, config, threads, stats, args, stdout",
+                   name ? name : "?");
+    }
+
+    struct fy_node *name_node = mapping_value(node, "name");
+    struct fy_node *program_node = mapping_value(node, "program");
+    const char *name = name_node ? scalar_text(loader, name_node, "name") : NULL;
+    const char *program = program_node ? scalar_text(loader, program_node, "program") : NULL;
+    if (!name_node)
+        report(loader, node, "stage without a name");
+    if (!program_node)
+        report(loader, node, "stage without a program");
+
+    if (name) {
+        int earlier = pipeline_find_stage(pipeline, name);
+        if (earlier >= 0)
+            report(loader, name_node, "duplicate stage name \"%s\" (first used on line %d)",
+                   name, pipeline->stages[earlier].line);
+        else if (strcmp(name, "run-dir") == 0 || !name[0] || strpbrk(name, "/${} \t"))
+            report(loader, name_node, "invalid stage name \"%s\": use letters, digits, '-' "
+                   "and '_' (not run-dir)", name);
+        else
+            stage->name = copy_string(name);
+    }
+    if (program) {
+        if (pipeline_is_known_program(program))
+            stage->program = copy_string(program);
+        else
+            report(loader, program_node, "unknown program \"%s\" (run 'lmpipe --help' for "
+                   "the list)", program);
+    }
+}
+
+/* Second pass over one stage, after every earlier stage is resolved. */
+static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    if (!stage->name || !stage->program)
+        return;
+
+    char path[4096];
+    struct fy_node *output = mapping_value(node, "output");
+    const char *output_text = output ? scalar_text(loader, output, "output") : NULL;
+    if (output_text && strcmp(output_text, "none") == 0) {
+        stage->output = NULL;
+    } else if (output_text) {
+        stage->output = expand_references(loader, output, output_text, index);
+    } else if (!output) {
+        snprintf(path, sizeof path, "%s/%s", pipeline->run_dir, stage->name);
+        stage->output = copy_string(path);
+    }
+
+    struct fy_node *stats = mapping_value(node, "stats");
+    bool with_stats = true;
+    const char *stats_text = stats ? scalar_text(loader, stats, "stats") : NULL;
+    if (stats_text && !parse_bool(stats_text, &with_stats))
+        report(loader, stats, "stats must be true or false, not \"%s\"", stats_text);
+    if (with_stats) {
+        snprintf(path, sizeof path, "%s/%s.stats.json", pipeline->run_dir, stage->name);
+        stage->stats_path = copy_string(path);
+    }
+
+    struct fy_node *field;
+    if ((field = mapping_value(node, "inputs")) != NULL)
+        parse_inputs(loader, index, field);
+    if ((field = mapping_value(node, "settings")) != NULL)
+        parse_settings(loader, stage, field);
+    if ((field = mapping_value(node, "args")) != NULL)
+        parse_args(loader, index, field);
+
+    const char *text;
+    if ((field = mapping_value(node, "config")) != NULL &&
+        (text = scalar_text(loader, field, "config")) != NULL)
+        stage->config = expand_references(loader, field, text, index);
+    if ((field = mapping_value(node, "stdout")) != NULL &&
+        (text = scalar_text(loader, field, "stdout")) != NULL)
+        stage->stdout_path = expand_references(loader, field, text, index);
+    if ((field = mapping_value(node, "threads")) != NULL &&
+        (text = scalar_text(loader, field, "threads")) != NULL) {
+        if (cli_parse_int(text, &stage->threads) != 0 || stage->threads < 1)
+            report(loader, field, "threads must be a whole number of at least 1, not \"%s\"",
+                   text);
+    }
+}
+
+static void parse_stages(loader_t *loader, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    if (!node || !fy_node_is_sequence(node) || fy_node_sequence_item_count(node) == 0) {
+        report(loader, node, "stages must be a non-empty list of stages");
+        return;
+    }
+    size_t count = (size_t)fy_node_sequence_item_count(node);
+    pipeline->stages = calloc(count, sizeof *pipeline->stages);
+    if (!pipeline->stages)
+        abort();
+
+    void *iterator = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(node, &iterator)) != NULL)
+        declare_stage(loader, pipeline->stage_count++, item);
+
+    iterator = NULL;
+    for (size_t index = 0; (item = fy_node_sequence_iterate(node, &iterator)) != NULL; index++)
+        resolve_stage(loader, index, item);
+}
+
+/* --- summary --------------------------------------------------------------------------- */
+
+static void parse_summary_entry(loader_t *loader, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_summary_t *entry = &pipeline->summary[pipeline->summary_count];
+    struct fy_node *file = node;
+    struct fy_node *keys = NULL;
+    if (fy_node_is_mapping(node)) {
+        file = mapping_value(node, "file");
+        keys = mapping_value(node, "keys");
+        if (!file) {
+            report(loader, node, "a summary mapping needs \"file\" (and optionally \"keys\")");
+            return;
+        }
+    }
+    const char *text = scalar_text(loader, file, "a summary file");
+    if (!text)
+        return;
+    entry->file = expand_references(loader, file, text, pipeline->stage_count);
+    if (!entry->file)
+        return;
+    pipeline->summary_count++;
+
+    if (!keys)
+        return;
+    if (!fy_node_is_sequence(keys)) {
+        report(loader, keys, "summary keys must be a list of JSON keys");
+        return;
+    }
+    void *iterator = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(keys, &iterator)) != NULL) {
+        const char *key = scalar_text(loader, item, "each summary key");
+        if (key)
+            cli_string_list_push(&entry->keys, key);
+    }
+}
+
+static void parse_summary(loader_t *loader, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    if (!node || !fy_node_is_sequence(node)) {
+        report(loader, node, "summary must be a list of files");
+        return;
+    }
+    size_t count = (size_t)fy_node_sequence_item_count(node);
+    pipeline->summary = calloc(count ? count : 1, sizeof *pipeline->summary);
+    if (!pipeline->summary)
+        abort();
+    void *iterator = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(node, &iterator)) != NULL)
+        parse_summary_entry(loader, item);
+}
+
+/* --- loading --------------------------------------------------------------------------- */
+
+/* Builds the document, logging libfyaml's syntax errors as FILE:LINE:COLUMN. */
+static struct fy_document *read_document(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        log_error("%s: failed to open the pipeline file: %s", path, strerror(errno));
+        return NULL;
+    }
+    fclose(file);
+
+    struct fy_diag_cfg diag_config;
+    fy_diag_cfg_default(&diag_config);
+    diag_config.fp = NULL;
+    diag_config.output_fn = NULL;
+    struct fy_diag *diag = fy_diag_create(&diag_config);
+    if (diag)
+        fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg config = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
+        .diag = diag,
+    };
+    struct fy_document *document = fy_document_build_from_file(&config, path);
+    if (!document) {
+        bool reported = false;
+        void *iterator = NULL;
+        struct fy_diag_error *error;
+        while (diag && (error = fy_diag_errors_iterate(diag, &iterator)) != NULL) {
+            /* libfyaml 0.7.12 reports collected errors with 1-based lines. */
+            log_error("%s:%d:%d: invalid YAML: %s", path, error->line, error->column,
+                      error->msg);
+            reported = true;
+        }
+        if (!reported)
+            log_error("%s: contains no YAML document; a pipeline file is a mapping with a "
+                      "\"stages\" list", path);
+    }
+    if (diag)
+        fy_diag_destroy(diag);
+    return document;
+}
+
+/* Returns a malloc'ed "runs/NAME" from the pipeline file's name without .yaml or .yml. */
+static char *default_run_dir(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t length = strlen(base);
+    const char *suffixes[] = {".yaml", ".yml"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t suffix = strlen(suffixes[i]);
+        if (length > suffix && strcmp(base + length - suffix, suffixes[i]) == 0) {
+            length -= suffix;
+            break;
+        }
+    }
+    char run_dir[4096];
+    snprintf(run_dir, sizeof run_dir, "runs/%.*s", (int)length, base);
+    return copy_string(run_dir);
+}
+
+int pipeline_load(const char *path, const char *run_dir_override, pipeline_t *pipeline)
+{
+    memset(pipeline, 0, sizeof *pipeline);
+    pipeline->path = copy_string(path);
+    loader_t loader = {.path = path, .pipeline = pipeline, .errors = 0};
+
+    struct fy_document *document = read_document(path);
+    if (!document)
+        return -1;
+    struct fy_node *root = fy_document_root(document);
+    if (!root || !fy_node_is_mapping(root)) {
+        report(&loader, root, "a pipeline file must be a mapping with a \"stages\" list");
+        fy_document_destroy(document);
+        return -1;
+    }
+
+    void *iterator = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(root, &iterator)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair);
+        const char *name = fy_node_get_scalar0(key);
+        bool known = name && (strcmp(name, "run-dir") == 0 || strcmp(name, "stages") == 0 ||
+                              strcmp(name, "summary") == 0 || strcmp(name, "description") == 0);
+        if (!known)
+            report(&loader, key, "unknown key \"%s\"; expected run-dir, stages, summary or "
+                   "description", name ? name : "?");
+    }
+
+    struct fy_node *run_dir = mapping_value(root, "run-dir");
+    const char *run_dir_text = run_dir ? scalar_text(&loader, run_dir, "run-dir") : NULL;
+    if (run_dir_override)
+        pipeline->run_dir = copy_string(run_dir_override);
+    else if (run_dir_text)
+        pipeline->run_dir = copy_string(run_dir_text);
+    else
+        pipeline->run_dir = default_run_dir(path);
+
+    struct fy_node *stages = mapping_value(root, "stages");
+    if (stages)
+        parse_stages(&loader, stages);
+    else
+        report(&loader, root, "missing \"stages\": a pipeline needs at least one stage");
+
+    struct fy_node *summary = mapping_value(root, "summary");
+    if (summary && loader.errors == 0)
+        parse_summary(&loader, summary);
+
+    fy_document_destroy(document);
+    return loader.errors ? -1 : 0;
+}
+
+void pipeline_free(pipeline_t *pipeline)
+{
+    for (size_t i = 0; i < pipeline->stage_count; i++) {
+        pipeline_stage_t *stage = &pipeline->stages[i];
+        free(stage->name);
+        free(stage->program);
+        cli_string_list_free(&stage->inputs);
+        free(stage->output);
+        cli_string_list_free(&stage->settings);
+        free(stage->config);
+        free(stage->stats_path);
+        cli_string_list_free(&stage->args);
+        free(stage->stdout_path);
+    }
+    for (size_t i = 0; i < pipeline->summary_count; i++) {
+        free(pipeline->summary[i].file);
+        cli_string_list_free(&pipeline->summary[i].keys);
+    }
+    free(pipeline->stages);
+    free(pipeline->summary);
+    free(pipeline->run_dir);
+    free(pipeline->path);
+    memset(pipeline, 0, sizeof *pipeline);
+}
+
+int pipeline_find_stage(const pipeline_t *pipeline, const char *name)
+{
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        if (pipeline->stages[i].name && strcmp(pipeline->stages[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* --- command lines --------------------------------------------------------------------- */
+
+void pipeline_stage_arguments(const pipeline_t *pipeline, size_t index, bool force,
+                              cli_string_list_t *argv)
+{
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    for (size_t i = 0; i < stage->inputs.count; i++)
+        cli_string_list_push(argv, stage->inputs.items[i]);
+    if (stage->output) {
+        cli_string_list_push(argv, "-o");
+        cli_string_list_push(argv, stage->output);
+    }
+    if (stage->config) {
+        cli_string_list_push(argv, "--config");
+        cli_string_list_push(argv, stage->config);
+    }
+    for (size_t i = 0; i < stage->settings.count; i++) {
+        cli_string_list_push(argv, "--set");
+        cli_string_list_push(argv, stage->settings.items[i]);
+    }
+    if (stage->threads > 0) {
+        char threads[32];
+        snprintf(threads, sizeof threads, "%lld", (long long)stage->threads);
+        cli_string_list_push(argv, "--threads");
+        cli_string_list_push(argv, threads);
+    }
+    if (stage->stats_path) {
+        cli_string_list_push(argv, "--stats");
+        cli_string_list_push(argv, stage->stats_path);
+    }
+    if (force)
+        cli_string_list_push(argv, "--force");
+    for (size_t i = 0; i < stage->args.count; i++)
+        cli_string_list_push(argv, stage->args.items[i]);
+}
+
+char *pipeline_shell_quote(const char *word)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_@%+=:,./-";
+    if (word[0] && strspn(word, safe) == strlen(word))
+        return copy_string(word);
+
+    /* Single quotes keep everything literal; a quote inside becomes '\''. */
+    size_t quotes = 0;
+    for (const char *c = word; *c; c++)
+        quotes += *c == '\'';
+    char *quoted = malloc(strlen(word) + 3 * quotes + 3);
+    if (!quoted)
+        abort();
+    char *out = quoted;
+    *out++ = '\'';
+    for (const char *c = word; *c; c++) {
+        if (*c == '\'') {
+            memcpy(out, "'\\''", 4);
+            out += 4;
+        } else {
+            *out++ = *c;
+        }
+    }
+    *out++ = '\'';
+    *out = '\0';
+    return quoted;
+}
+
+/* Appends " word" (quoted) to a growing string. */
+static void append_word(char **text, size_t *length, const char *word, bool quote)
+{
+    char *quoted = quote ? pipeline_shell_quote(word) : copy_string(word);
+    size_t add = strlen(quoted);
+    char *grown = realloc(*text, *length + add + 2);
+    if (!grown)
+        abort();
+    *text = grown;
+    if (*length)
+        (*text)[(*length)++] = ' ';
+    memcpy(*text + *length, quoted, add + 1);
+    *length += add;
+    free(quoted);
+}
+
+char *pipeline_format_command(const pipeline_stage_t *stage, const cli_string_list_t *argv)
+{
+    char *text = NULL;
+    size_t length = 0;
+    append_word(&text, &length, "lmpipe", false);
+    append_word(&text, &length, stage->program, true);
+    for (size_t i = 0; i < argv->count; i++)
+        append_word(&text, &length, argv->items[i], true);
+    if (stage->stdout_path) {
+        append_word(&text, &length, ">", false);
+        append_word(&text, &length, stage->stdout_path, true);
+    }
+    return text;
+}

@@ -1,0 +1,103 @@
+/*
+ * Pipeline files: a YAML list of stages that lmpipe turns into command lines.
+ *
+ * A pipeline file is a mapping with these keys:
+ *
+ *   run-dir: runs/demo          folder for stage outputs (default runs/<file name>)
+ *   stages:                     the stages, run in file order
+ *     - name: clean             unique name; the default output is RUN-DIR/<name>
+ *       program: clean          a stage program (see pipeline_program_names)
+ *       inputs: [crawl]         paths, or names of earlier stages (their output folder)
+ *       output: PATH            output folder; "none" passes no -o
+ *       settings: {k: v}        each becomes --set k=v (a list gives one --set per item)
+ *       config: FILE            passed as --config FILE
+ *       threads: N              passed as --threads N
+ *       stats: false            drops the default --stats RUN-DIR/<name>.stats.json
+ *       args: [--flag, value]   program-specific arguments, appended as written
+ *       stdout: PATH            file that receives the program's standard output
+ *   summary:                    printed after a successful run
+ *     - FILE                    the whole file
+ *     - {file: FILE, keys: [k]} selected top-level keys of a JSON object
+ *
+ * In inputs, output, args, stdout and summary, "${NAME}" stands for the output
+ * folder of stage NAME and "${run-dir}" for the run folder. A stage may refer
+ * only to stages before it, so file order is a valid run order and no cycle
+ * can exist. Relative paths stay relative to the current directory, exactly
+ * as a user would type them.
+ */
+#ifndef LMPIPE_PIPELINE_H
+#define LMPIPE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+typedef struct {
+    char *name;
+    char *program;
+    int line;                   /* 1-based line of the stage in the pipeline file */
+    cli_string_list_t inputs;   /* stage references already replaced by folders */
+    char *output;               /* NULL when the stage has "output: none" */
+    cli_string_list_t settings; /* "key=value", one per --set */
+    char *config;               /* NULL when absent */
+    int64_t threads;            /* 0 leaves the program's default */
+    char *stats_path;           /* NULL when "stats: false" */
+    cli_string_list_t args;
+    char *stdout_path;          /* NULL: the program's stdout is lmpipe's stderr */
+} pipeline_stage_t;
+
+typedef struct {
+    char *file;                 /* JSON or text file, references replaced */
+    cli_string_list_t keys;     /* empty: print the whole file */
+} pipeline_summary_t;
+
+typedef struct {
+    char *path;                 /* the pipeline file as given */
+    char *run_dir;
+    pipeline_stage_t *stages;
+    size_t stage_count;
+    pipeline_summary_t *summary;
+    size_t summary_count;
+} pipeline_t;
+
+/*
+ * Reads and validates a pipeline file. `run_dir_override`, when not NULL,
+ * replaces the file's run-dir. Every problem is logged as "FILE:LINE: ..."
+ * (YAML syntax errors, unknown keys or programs, duplicate stage names,
+ * references to unknown or later stages) before returning -1; on success
+ * returns 0 and the caller frees the pipeline with pipeline_free.
+ */
+int pipeline_load(const char *path, const char *run_dir_override, pipeline_t *pipeline);
+
+void pipeline_free(pipeline_t *pipeline);
+
+/* Returns the index of the stage called `name`, or -1. */
+int pipeline_find_stage(const pipeline_t *pipeline, const char *name);
+
+/*
+ * Appends the arguments of stage `index` that follow the program name to
+ * `argv`: inputs, -o, --config, --set, --threads, --stats, --force when
+ * `force`, then the stage's own args. The list owns copies of the strings.
+ */
+void pipeline_stage_arguments(const pipeline_t *pipeline, size_t index, bool force,
+                              cli_string_list_t *argv);
+
+/*
+ * Returns "lmpipe PROGRAM ARG..." with each word quoted for a POSIX shell
+ * where needed, plus " > FILE" when the stage captures standard output.
+ * The caller frees the string.
+ */
+char *pipeline_format_command(const pipeline_stage_t *stage, const cli_string_list_t *argv);
+
+/* Quotes one word for a POSIX shell: unchanged when it needs no quoting,
+ * otherwise in single quotes. The caller frees the string. */
+char *pipeline_shell_quote(const char *word);
+
+/* The stage programs a pipeline may name, terminated by NULL. */
+const char *const *pipeline_program_names(void);
+
+bool pipeline_is_known_program(const char *name);
+
+#endif

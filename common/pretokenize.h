@@ -1,0 +1,45 @@
+/*
+ * Pre-tokenization: splitting text into the pieces that BPE merges never cross.
+ *
+ * The default pattern is GPT-2's, as Hugging Face's ByteLevel pre-tokenizer
+ * hard-codes it. Patterns are compiled with PCRE2 in UTF and UCP mode (so
+ * \p{L}, \p{N} and \s follow Unicode properties) and JIT-compiled when the
+ * library supports it. Input need not be valid UTF-8. Bytes that are not part
+ * of a valid character never match, and each maximal run of bytes that no
+ * match covers becomes a piece of its own. So the pieces always cover the
+ * input exactly.
+ */
+#ifndef LMPIPE_PRETOKENIZE_H
+#define LMPIPE_PRETOKENIZE_H
+
+#include <stddef.h>
+
+/* GPT-2's pre-tokenization regex (openai/gpt-2 encoder.py, also used by
+ * Hugging Face tokenizers' ByteLevel pre-tokenizer). */
+#define PRETOKENIZE_GPT2_PATTERN                                                                  \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+typedef struct pretokenizer pretokenizer_t;
+
+/*
+ * Compiles `pattern` (PRETOKENIZE_GPT2_PATTERN when NULL). Returns NULL after
+ * logging the pattern, the offset and PCRE2's message when it does not compile.
+ */
+pretokenizer_t *pretokenizer_create(const char *pattern);
+void pretokenizer_free(pretokenizer_t *pretokenizer);
+const char *pretokenizer_pattern(const pretokenizer_t *pretokenizer);
+
+/* Receives one piece; a non-zero return stops the split and is returned by it. */
+typedef int (*pretokenize_piece_fn)(void *context, const char *piece, size_t length);
+
+/*
+ * Calls `on_piece` for each piece of `text` in order: each regex match, and
+ * each run of bytes between matches (invalid UTF-8, or text the pattern does
+ * not cover). Empty matches are skipped. Returns 0, the callback's non-zero
+ * value, or -1 after logging a matching failure (e.g. a resource limit).
+ * Thread-safe: match data and the JIT stack are kept per thread.
+ */
+int pretokenize_split(const pretokenizer_t *pretokenizer, const char *text, size_t length,
+                      pretokenize_piece_fn on_piece, void *context);
+
+#endif

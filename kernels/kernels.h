@@ -1,0 +1,197 @@
+/*
+ * Compute kernels behind one interface.
+ *
+ * The model calls only the operations declared here, on tensor_t values that
+ * carry their dtype, shape and device. Each entry point checks the shapes,
+ * then dispatches on the device to a backend: kernels/cpu/ (OpenBLAS sgemm
+ * for matrix products, OpenMP for the rest) is always built. A backend that
+ * lacks a dtype or device returns KERNELS_ERR_UNSUPPORTED, so an unimplemented
+ * path fails loudly instead of computing garbage.
+ *
+ * Gradient conventions, stated per function below: gradients of parameters
+ * (weights, biases, embeddings) are accumulated (+=) so that micro-batches can
+ * add up; gradients of activations are either overwritten or accumulated, as
+ * each contract says. Every buffer is row-major and contiguous.
+ *
+ * Shapes use B (batch), T (sequence), C (channels), OC (output channels),
+ * NH (heads), V (vocabulary used by the loss) and Vp (padded vocabulary, the
+ * row stride of the logits), N = B*T rows.
+ */
+#ifndef LMPIPE_KERNELS_H
+#define LMPIPE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KERNELS_MAX_DIMS 4
+
+typedef enum {
+    KERNELS_F32 = 0,
+    KERNELS_BF16 = 1,
+    KERNELS_F16 = 2,
+    KERNELS_I32 = 3,
+} kernels_dtype_t;
+
+typedef enum {
+    KERNELS_CPU = 0,
+    KERNELS_CUDA = 1,
+} kernels_device_t;
+
+/* Error codes returned by every operation. */
+enum {
+    KERNELS_OK = 0,
+    KERNELS_ERR_SHAPE = -1,       /* shapes or dtypes do not fit together */
+    KERNELS_ERR_UNSUPPORTED = -2, /* no backend implements this dtype or device */
+};
+
+/* A view of a contiguous row-major buffer; it never owns the data. */
+typedef struct {
+    void *data;
+    kernels_dtype_t dtype;
+    kernels_device_t device;
+    int ndim;
+    int64_t shape[KERNELS_MAX_DIMS];
+} tensor_t;
+
+/* Builds a CPU fp32 view with 1 to 4 dimensions (unused trailing sizes are ignored). */
+tensor_t tensor_f32(float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Builds a CPU int32 view with 1 or 2 dimensions (token ids, targets). */
+tensor_t tensor_i32(int32_t *data, int ndim, int64_t d0, int64_t d1);
+
+#define TENSOR_1D(p, a) tensor_f32((p), 1, (a), 1, 1, 1)
+#define TENSOR_2D(p, a, b) tensor_f32((p), 2, (a), (b), 1, 1)
+#define TENSOR_3D(p, a, b, c) tensor_f32((p), 3, (a), (b), (c), 1)
+
+/* Returns the number of elements (product of the shape). */
+int64_t tensor_numel(const tensor_t *tensor);
+
+/* Returns a short English description of an error code. */
+const char *kernels_strerror(int code);
+
+/* Sets the thread count for non-matmul operations and for OpenBLAS; 0 keeps
+ * the library defaults (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or all cores). */
+void kernels_set_threads(int threads);
+
+/* ---- matrix products ---------------------------------------------------- */
+
+/*
+ * out (N, OC) = in (N, C) @ weight (OC, C)^T + bias (OC). bias may be NULL.
+ * Weights use the nn.Linear layout (output rows), so the GPT-2 Conv1D tensors
+ * are transposed only when a checkpoint is written or read.
+ */
+int kernels_matmul_forward(tensor_t *out, const tensor_t *in, const tensor_t *weight,
+                           const tensor_t *bias);
+
+/*
+ * Backward of kernels_matmul_forward: din (N, C) = dout @ weight (overwritten,
+ * skipped when din is NULL); dweight (OC, C) += dout^T @ in; dbias (OC) +=
+ * column sums of dout (skipped when NULL).
+ */
+int kernels_matmul_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias,
+                            const tensor_t *dout, const tensor_t *in, const tensor_t *weight);
+
+/* ---- normalization ------------------------------------------------------ */
+
+/*
+ * LayerNorm over the last dimension: out (N, C) = (in - mean) * rstd * weight +
+ * bias. Stores mean (N) and rstd (N) = 1/sqrt(var + eps) for the backward;
+ * mean and rstd may be NULL at inference.
+ */
+int kernels_layernorm_forward(tensor_t *out, tensor_t *mean, tensor_t *rstd, const tensor_t *in,
+                              const tensor_t *weight, const tensor_t *bias, float eps);
+
+/* Backward of LayerNorm: din (N, C) += ...; dweight (C) += ...; dbias (C) += .... */
+int kernels_layernorm_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias,
+                               const tensor_t *dout, const tensor_t *in, const tensor_t *weight,
+                               const tensor_t *mean, const tensor_t *rstd);
+
+/* ---- attention ---------------------------------------------------------- */
+
+/*
+ * Causal multi-head self-attention. qkv (B, T, 3C) holds q, k, v side by side
+ * (each C = NH * head_size); out (B, T, C) gets softmax(q k^T / sqrt(hs)) v per
+ * head. lse (B, NH, T) receives each row's log-sum-exp of the scaled scores so
+ * the backward recomputes probabilities without a stored T x T matrix; the
+ * forward uses O(T) scratch per thread.
+ */
+int kernels_attention_forward(tensor_t *out, tensor_t *lse, const tensor_t *qkv, int n_head);
+
+/*
+ * Backward of attention: dqkv (B, T, 3C) is overwritten. Needs the forward's
+ * out and lse. Cost is about twice the forward.
+ */
+int kernels_attention_backward(tensor_t *dqkv, const tensor_t *dout, const tensor_t *qkv,
+                               const tensor_t *out, const tensor_t *lse, int n_head);
+
+/*
+ * One query against a key/value cache: q (C), k_cache and v_cache (T_max, C)
+ * of which the first n_keys rows are valid; out (C). Used by decoding.
+ */
+int kernels_attention_decode(tensor_t *out, const tensor_t *q, const tensor_t *k_cache,
+                             const tensor_t *v_cache, int n_keys, int n_head);
+
+/* ---- element-wise ------------------------------------------------------- */
+
+/* GELU with the tanh approximation ("gelu_new" in transformers): out = gelu(in). */
+int kernels_gelu_forward(tensor_t *out, const tensor_t *in);
+
+/* din = dout * gelu'(in), overwritten; din may alias dout. */
+int kernels_gelu_backward(tensor_t *din, const tensor_t *dout, const tensor_t *in);
+
+/* out = a + b, element-wise; out may alias a or b. */
+int kernels_add(tensor_t *out, const tensor_t *a, const tensor_t *b);
+
+/* ---- embeddings --------------------------------------------------------- */
+
+/*
+ * out (B, T, C) = wte[tokens[b, t]] + wpe[t], with tokens (B, T) int32, wte
+ * (Vp, C) and wpe (T_max >= T, C). Returns KERNELS_ERR_SHAPE when a token id
+ * is outside [0, Vp).
+ */
+int kernels_embedding_forward(tensor_t *out, const tensor_t *tokens, const tensor_t *wte,
+                              const tensor_t *wpe);
+
+/* dwte[tokens[b, t]] += dout[b, t]; dwpe[t] += dout[b, t]. */
+int kernels_embedding_backward(tensor_t *dwte, tensor_t *dwpe, const tensor_t *dout,
+                               const tensor_t *tokens);
+
+/* ---- loss --------------------------------------------------------------- */
+
+/*
+ * Softmax with cross-entropy over the first V columns of logits (N, Vp);
+ * columns V..Vp-1 are padding and take no part. losses (N) gets -log p(target)
+ * and lse (N) the log-sum-exp of each row. A negative target marks a position
+ * that is not scored: its loss is 0.
+ */
+int kernels_crossentropy_forward(tensor_t *losses, tensor_t *lse, const tensor_t *logits,
+                                 const tensor_t *targets, int vocab_size);
+
+/*
+ * Backward of the mean-reduced loss: dlogits (N, Vp) = (softmax(logits) -
+ * onehot(target)) * dloss, with padding columns and unscored rows set to 0.
+ * dlogits may alias logits (the usual case, to save memory).
+ */
+int kernels_crossentropy_backward(tensor_t *dlogits, const tensor_t *logits, const tensor_t *lse,
+                                  const tensor_t *targets, int vocab_size, float dloss);
+
+/* ---- optimizer and reductions ------------------------------------------ */
+
+/* Returns sum(x^2) over the tensor, accumulated in double. */
+double kernels_sum_squares(const tensor_t *x);
+
+/* Hyperparameters of one AdamW update. */
+typedef struct {
+    float learning_rate;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay; /* decoupled: param -= lr * wd * param */
+    float grad_scale;   /* gradients are multiplied by this first (clipping) */
+    int64_t step;       /* 1-based, for bias correction */
+} kernels_adamw_t;
+
+/* Updates param, m and v in place from grad, all of the same shape. */
+int kernels_adamw_update(tensor_t *param, const tensor_t *grad, tensor_t *m, tensor_t *v,
+                         const kernels_adamw_t *settings);
+
+#endif

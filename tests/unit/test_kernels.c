@@ -1,0 +1,487 @@
+/*
+ * Every CPU kernel against a double-precision reference written here.
+ *
+ * Inputs are seeded random numbers; outputs that a kernel overwrites start as
+ * NaN so that a skipped element shows up, and accumulated outputs start from
+ * a random value so that "+=" is checked rather than "=". Tolerances are
+ * absolute on values of order 1 and stated per check.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+/* Returns a uniform number in [-1, 1) from a xorshift generator. */
+static float uniform(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static float *random_floats(int64_t n)
+{
+    float *x = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        x[i] = uniform();
+    return x;
+}
+
+static float *nan_floats(int64_t n)
+{
+    float *x = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        x[i] = NAN;
+    return x;
+}
+
+static float *copy_floats(const float *src, int64_t n)
+{
+    float *x = malloc((size_t)n * sizeof(float));
+    memcpy(x, src, (size_t)n * sizeof(float));
+    return x;
+}
+
+/* Returns max |a - b| over n elements; NaN anywhere gives infinity. */
+static double max_diff(const float *a, const double *b, int64_t n)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= worst))
+            worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
+static void test_matmul(void)
+{
+    const int64_t n = 37, c = 29, oc = 41;
+    float *in = random_floats(n * c), *w = random_floats(oc * c), *bias = random_floats(oc);
+    float *out = nan_floats(n * oc);
+    tensor_t t_out = TENSOR_2D(out, n, oc), t_in = TENSOR_2D(in, n, c);
+    tensor_t t_w = TENSOR_2D(w, oc, c), t_b = TENSOR_1D(bias, oc);
+    CHECK_INT_EQ(kernels_matmul_forward(&t_out, &t_in, &t_w, &t_b), KERNELS_OK);
+
+    double *ref = calloc((size_t)(n * oc), sizeof(double));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < oc; o++) {
+            double s = bias[o];
+            for (int64_t j = 0; j < c; j++)
+                s += (double)in[i * c + j] * w[o * c + j];
+            ref[i * oc + o] = s;
+        }
+    CHECK(max_diff(out, ref, n * oc) < 1e-5);
+
+    /* Backward: din overwritten, dweight and dbias accumulated. */
+    float *dout = random_floats(n * oc), *din = nan_floats(n * c);
+    float *dw = random_floats(oc * c), *db = random_floats(oc);
+    float *dw0 = copy_floats(dw, oc * c), *db0 = copy_floats(db, oc);
+    tensor_t t_dout = TENSOR_2D(dout, n, oc), t_din = TENSOR_2D(din, n, c);
+    tensor_t t_dw = TENSOR_2D(dw, oc, c), t_db = TENSOR_1D(db, oc);
+    CHECK_INT_EQ(kernels_matmul_backward(&t_din, &t_dw, &t_db, &t_dout, &t_in, &t_w),
+                 KERNELS_OK);
+
+    double *ref_din = calloc((size_t)(n * c), sizeof(double));
+    double *ref_dw = calloc((size_t)(oc * c), sizeof(double));
+    double *ref_db = calloc((size_t)oc, sizeof(double));
+    for (int64_t o = 0; o < oc; o++) {
+        ref_db[o] = db0[o];
+        for (int64_t j = 0; j < c; j++)
+            ref_dw[o * c + j] = dw0[o * c + j];
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < oc; o++) {
+            double g = dout[i * oc + o];
+            ref_db[o] += g;
+            for (int64_t j = 0; j < c; j++) {
+                ref_din[i * c + j] += g * w[o * c + j];
+                ref_dw[o * c + j] += g * in[i * c + j];
+            }
+        }
+    CHECK(max_diff(din, ref_din, n * c) < 1e-5);
+    CHECK(max_diff(dw, ref_dw, oc * c) < 1e-5);
+    CHECK(max_diff(db, ref_db, oc) < 1e-5);
+
+    /* Mismatched inner dimension is rejected. */
+    tensor_t t_bad = TENSOR_2D(w, oc, c - 1);
+    CHECK_INT_EQ(kernels_matmul_forward(&t_out, &t_in, &t_bad, NULL), KERNELS_ERR_SHAPE);
+
+    free(in), free(w), free(bias), free(out), free(ref), free(dout), free(din), free(dw);
+    free(db), free(dw0), free(db0), free(ref_din), free(ref_dw), free(ref_db);
+}
+
+static void test_layernorm(void)
+{
+    const int64_t n = 13, c = 70;
+    const float eps = 1e-5f;
+    float *in = random_floats(n * c), *w = random_floats(c), *b = random_floats(c);
+    for (int64_t i = 0; i < n * c; i++)
+        in[i] = in[i] * 3.0f + 0.5f; /* non-zero mean, non-unit variance */
+    float *out = nan_floats(n * c), *mean = nan_floats(n), *rstd = nan_floats(n);
+    tensor_t t_out = TENSOR_2D(out, n, c), t_in = TENSOR_2D(in, n, c);
+    tensor_t t_w = TENSOR_1D(w, c), t_b = TENSOR_1D(b, c);
+    tensor_t t_mean = TENSOR_1D(mean, n), t_rstd = TENSOR_1D(rstd, n);
+    CHECK_INT_EQ(kernels_layernorm_forward(&t_out, &t_mean, &t_rstd, &t_in, &t_w, &t_b, eps),
+                 KERNELS_OK);
+
+    float *dout = random_floats(n * c), *din = random_floats(n * c);
+    float *dw = random_floats(c), *db = random_floats(c);
+    float *din0 = copy_floats(din, n * c), *dw0 = copy_floats(dw, c), *db0 = copy_floats(db, c);
+    tensor_t t_dout = TENSOR_2D(dout, n, c), t_din = TENSOR_2D(din, n, c);
+    tensor_t t_dw = TENSOR_1D(dw, c), t_db = TENSOR_1D(db, c);
+    CHECK_INT_EQ(kernels_layernorm_backward(&t_din, &t_dw, &t_db, &t_dout, &t_in, &t_w, &t_mean,
+                                            &t_rstd),
+                 KERNELS_OK);
+
+    double *ref = malloc((size_t)(n * c) * sizeof(double));
+    double *ref_din = malloc((size_t)(n * c) * sizeof(double));
+    double *ref_dw = malloc((size_t)c * sizeof(double));
+    double *ref_db = malloc((size_t)c * sizeof(double));
+    for (int64_t j = 0; j < c; j++) {
+        ref_dw[j] = dw0[j];
+        ref_db[j] = db0[j];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = in + i * c;
+        double mu = 0.0, var = 0.0;
+        for (int64_t j = 0; j < c; j++)
+            mu += x[j];
+        mu /= c;
+        for (int64_t j = 0; j < c; j++)
+            var += (x[j] - mu) * (x[j] - mu);
+        var /= c;
+        double s = 1.0 / sqrt(var + eps);
+        CHECK_NEAR(mean[i], mu, 1e-5);
+        CHECK_NEAR(rstd[i], s, 1e-5 * s);
+        /* dx = s * (g - mean(g) - xhat * mean(g * xhat)), with g = w * dy */
+        double g_mean = 0.0, gx_mean = 0.0;
+        for (int64_t j = 0; j < c; j++) {
+            double xhat = (x[j] - mu) * s;
+            double g = (double)w[j] * dout[i * c + j];
+            ref[i * c + j] = xhat * w[j] + b[j];
+            g_mean += g;
+            gx_mean += g * xhat;
+            ref_dw[j] += xhat * dout[i * c + j];
+            ref_db[j] += dout[i * c + j];
+        }
+        g_mean /= c;
+        gx_mean /= c;
+        for (int64_t j = 0; j < c; j++) {
+            double xhat = (x[j] - mu) * s;
+            double g = (double)w[j] * dout[i * c + j];
+            ref_din[i * c + j] = din0[i * c + j] + s * (g - g_mean - xhat * gx_mean);
+        }
+    }
+    CHECK(max_diff(out, ref, n * c) < 1e-5);
+    CHECK(max_diff(din, ref_din, n * c) < 1e-5);
+    CHECK(max_diff(dw, ref_dw, c) < 1e-4);
+    CHECK(max_diff(db, ref_db, c) < 1e-4);
+
+    free(in), free(w), free(b), free(out), free(mean), free(rstd), free(dout), free(din);
+    free(dw), free(db), free(din0), free(dw0), free(db0), free(ref), free(ref_din), free(ref_dw);
+    free(ref_db);
+}
+
+/* Double reference of causal attention for one (batch, head): fills out and,
+ * when dout is given, the gradient dqkv (accumulated into zeroed memory). */
+static void attention_reference(double *out, double *dqkv, const float *qkv, const float *dout,
+                                int64_t b, int64_t t, int64_t c, int nh)
+{
+    int64_t hs = c / nh, c3 = 3 * c;
+    double scale = 1.0 / sqrt((double)hs);
+    double *p = malloc((size_t)(t * t) * sizeof(double));
+    double *dp = malloc((size_t)(t * t) * sizeof(double));
+    for (int64_t bi = 0; bi < b; bi++)
+        for (int h = 0; h < nh; h++) {
+            const float *base = qkv + bi * t * c3;
+#define Q(i, d) ((double)base[(i) * c3 + h * hs + (d)])
+#define K(i, d) ((double)base[(i) * c3 + c + h * hs + (d)])
+#define V(i, d) ((double)base[(i) * c3 + 2 * c + h * hs + (d)])
+            for (int64_t i = 0; i < t; i++) {
+                double max = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    double s = 0.0;
+                    for (int64_t d = 0; d < hs; d++)
+                        s += Q(i, d) * K(j, d);
+                    p[i * t + j] = s * scale;
+                    if (p[i * t + j] > max)
+                        max = p[i * t + j];
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    p[i * t + j] = exp(p[i * t + j] - max);
+                    sum += p[i * t + j];
+                }
+                for (int64_t j = 0; j <= i; j++)
+                    p[i * t + j] /= sum;
+                for (int64_t d = 0; d < hs; d++) {
+                    double o = 0.0;
+                    for (int64_t j = 0; j <= i; j++)
+                        o += p[i * t + j] * V(j, d);
+                    out[(bi * t + i) * c + h * hs + d] = o;
+                }
+            }
+            if (!dout)
+                continue;
+            double *dbase = dqkv + bi * t * c3;
+            for (int64_t i = 0; i < t; i++) {
+                const float *dy = dout + (bi * t + i) * c + h * hs;
+                double row = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    double s = 0.0;
+                    for (int64_t d = 0; d < hs; d++)
+                        s += dy[d] * V(j, d);
+                    dp[i * t + j] = s;
+                    row += s * p[i * t + j];
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    double ds = p[i * t + j] * (dp[i * t + j] - row) * scale;
+                    for (int64_t d = 0; d < hs; d++) {
+                        dbase[i * c3 + h * hs + d] += ds * K(j, d);
+                        dbase[j * c3 + c + h * hs + d] += ds * Q(i, d);
+                        dbase[j * c3 + 2 * c + h * hs + d] += p[i * t + j] * dy[d];
+                    }
+                }
+            }
+#undef Q
+#undef K
+#undef V
+        }
+    free(p);
+    free(dp);
+}
+
+static void test_attention(void)
+{
+    const int64_t b = 2, t = 19, c = 24;
+    const int nh = 3;
+    float *qkv = random_floats(b * t * 3 * c);
+    for (int64_t i = 0; i < b * t * 3 * c; i++)
+        qkv[i] *= 2.0f; /* sharper softmax rows */
+    float *out = nan_floats(b * t * c), *lse = nan_floats(b * nh * t);
+    tensor_t t_qkv = TENSOR_3D(qkv, b, t, 3 * c), t_out = TENSOR_3D(out, b, t, c);
+    tensor_t t_lse = TENSOR_3D(lse, b, nh, t);
+    CHECK_INT_EQ(kernels_attention_forward(&t_out, &t_lse, &t_qkv, nh), KERNELS_OK);
+
+    float *dout = random_floats(b * t * c), *dqkv = nan_floats(b * t * 3 * c);
+    tensor_t t_dout = TENSOR_3D(dout, b, t, c), t_dqkv = TENSOR_3D(dqkv, b, t, 3 * c);
+    CHECK_INT_EQ(kernels_attention_backward(&t_dqkv, &t_dout, &t_qkv, &t_out, &t_lse, nh),
+                 KERNELS_OK);
+
+    double *ref = calloc((size_t)(b * t * c), sizeof(double));
+    double *ref_dqkv = calloc((size_t)(b * t * 3 * c), sizeof(double));
+    attention_reference(ref, ref_dqkv, qkv, dout, b, t, c, nh);
+    CHECK(max_diff(out, ref, b * t * c) < 1e-5);
+    CHECK(max_diff(dqkv, ref_dqkv, b * t * 3 * c) < 1e-4);
+
+    /* Decoding the last position of batch 1 against its keys and values. */
+    float *k_cache = malloc((size_t)(t * c) * sizeof(float));
+    float *v_cache = malloc((size_t)(t * c) * sizeof(float));
+    for (int64_t i = 0; i < t; i++) {
+        memcpy(k_cache + i * c, qkv + (t + i) * 3 * c + c, (size_t)c * sizeof(float));
+        memcpy(v_cache + i * c, qkv + (t + i) * 3 * c + 2 * c, (size_t)c * sizeof(float));
+    }
+    float *one = nan_floats(c);
+    tensor_t t_one = TENSOR_1D(one, c), t_q = TENSOR_1D(qkv + (2 * t - 1) * 3 * c, c);
+    tensor_t t_k = TENSOR_2D(k_cache, t, c), t_v = TENSOR_2D(v_cache, t, c);
+    CHECK_INT_EQ(kernels_attention_decode(&t_one, &t_q, &t_k, &t_v, (int)t, nh), KERNELS_OK);
+    CHECK(max_diff(one, ref + (2 * t - 1) * c, c) < 1e-5);
+
+    /* Heads that do not divide the channels are rejected. */
+    CHECK_INT_EQ(kernels_attention_forward(&t_out, &t_lse, &t_qkv, 5), KERNELS_ERR_SHAPE);
+
+    free(qkv), free(out), free(lse), free(dout), free(dqkv), free(ref), free(ref_dqkv);
+    free(k_cache), free(v_cache), free(one);
+}
+
+static double gelu_reference(double x)
+{
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+static void test_gelu(void)
+{
+    const int64_t n = 1000;
+    float *in = random_floats(n), *out = nan_floats(n), *dout = random_floats(n);
+    float *din = nan_floats(n);
+    for (int64_t i = 0; i < n; i++)
+        in[i] *= 6.0f;
+    tensor_t t_in = TENSOR_1D(in, n), t_out = TENSOR_1D(out, n);
+    tensor_t t_dout = TENSOR_1D(dout, n), t_din = TENSOR_1D(din, n);
+    CHECK_INT_EQ(kernels_gelu_forward(&t_out, &t_in), KERNELS_OK);
+    CHECK_INT_EQ(kernels_gelu_backward(&t_din, &t_dout, &t_in), KERNELS_OK);
+
+    double *ref = malloc((size_t)n * sizeof(double)), *ref_din = malloc((size_t)n * sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        double x = in[i], h = 1e-5;
+        ref[i] = gelu_reference(x);
+        ref_din[i] = dout[i] * (gelu_reference(x + h) - gelu_reference(x - h)) / (2 * h);
+    }
+    CHECK(max_diff(out, ref, n) < 1e-5);
+    CHECK(max_diff(din, ref_din, n) < 1e-5);
+
+    float *sum = nan_floats(n);
+    tensor_t t_sum = TENSOR_1D(sum, n);
+    CHECK_INT_EQ(kernels_add(&t_sum, &t_in, &t_dout), KERNELS_OK);
+    for (int64_t i = 0; i < n; i++)
+        ref[i] = (double)in[i] + dout[i];
+    CHECK(max_diff(sum, ref, n) < 1e-6);
+
+    free(in), free(out), free(dout), free(din), free(ref), free(ref_din), free(sum);
+}
+
+static void test_embedding(void)
+{
+    const int64_t b = 3, t = 7, c = 20, vp = 11, t_max = 9;
+    int32_t tokens[21];
+    for (int i = 0; i < 21; i++)
+        tokens[i] = (int32_t)((i * 5) % vp);
+    tokens[4] = tokens[3]; /* a repeated id accumulates twice */
+    float *wte = random_floats(vp * c), *wpe = random_floats(t_max * c);
+    float *out = nan_floats(b * t * c);
+    tensor_t t_tok = tensor_i32(tokens, 2, b, t), t_wte = TENSOR_2D(wte, vp, c);
+    tensor_t t_wpe = TENSOR_2D(wpe, t_max, c), t_out = TENSOR_3D(out, b, t, c);
+    CHECK_INT_EQ(kernels_embedding_forward(&t_out, &t_tok, &t_wte, &t_wpe), KERNELS_OK);
+
+    double *ref = malloc((size_t)(b * t * c) * sizeof(double));
+    for (int64_t i = 0; i < b * t; i++)
+        for (int64_t j = 0; j < c; j++)
+            ref[i * c + j] = (double)wte[tokens[i] * c + j] + wpe[(i % t) * c + j];
+    CHECK(max_diff(out, ref, b * t * c) < 1e-6);
+
+    float *dout = random_floats(b * t * c);
+    float *dwte = random_floats(vp * c), *dwpe = random_floats(t_max * c);
+    double *ref_dwte = malloc((size_t)(vp * c) * sizeof(double));
+    double *ref_dwpe = malloc((size_t)(t_max * c) * sizeof(double));
+    for (int64_t i = 0; i < vp * c; i++)
+        ref_dwte[i] = dwte[i];
+    for (int64_t i = 0; i < t_max * c; i++)
+        ref_dwpe[i] = dwpe[i];
+    for (int64_t i = 0; i < b * t; i++)
+        for (int64_t j = 0; j < c; j++) {
+            ref_dwte[tokens[i] * c + j] += dout[i * c + j];
+            ref_dwpe[(i % t) * c + j] += dout[i * c + j];
+        }
+    tensor_t t_dout = TENSOR_3D(dout, b, t, c), t_dwte = TENSOR_2D(dwte, vp, c);
+    tensor_t t_dwpe = TENSOR_2D(dwpe, t_max, c);
+    CHECK_INT_EQ(kernels_embedding_backward(&t_dwte, &t_dwpe, &t_dout, &t_tok), KERNELS_OK);
+    CHECK(max_diff(dwte, ref_dwte, vp * c) < 1e-5);
+    CHECK(max_diff(dwpe, ref_dwpe, t_max * c) < 1e-5);
+
+    tokens[0] = (int32_t)vp; /* out of range */
+    CHECK_INT_EQ(kernels_embedding_forward(&t_out, &t_tok, &t_wte, &t_wpe), KERNELS_ERR_SHAPE);
+
+    free(wte), free(wpe), free(out), free(ref), free(dout), free(dwte), free(dwpe);
+    free(ref_dwte), free(ref_dwpe);
+}
+
+static void test_crossentropy(void)
+{
+    const int64_t n = 9, vp = 64;
+    const int v = 50;
+    float *logits = random_floats(n * vp);
+    for (int64_t i = 0; i < n * vp; i++)
+        logits[i] *= 4.0f;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = v; j < vp; j++)
+            logits[i * vp + j] = 100.0f; /* padding would dominate if it were scored */
+    int32_t targets[9] = {0, 49, 7, -1, 13, 22, 3, 48, 1};
+    float *losses = nan_floats(n), *lse = nan_floats(n);
+    tensor_t t_logits = TENSOR_2D(logits, n, vp), t_targets = tensor_i32(targets, 1, n, 1);
+    tensor_t t_losses = TENSOR_1D(losses, n), t_lse = TENSOR_1D(lse, n);
+    CHECK_INT_EQ(kernels_crossentropy_forward(&t_losses, &t_lse, &t_logits, &t_targets, v),
+                 KERNELS_OK);
+
+    const float dloss = 1.0f / 8.0f;
+    float *dlogits = nan_floats(n * vp);
+    tensor_t t_dlogits = TENSOR_2D(dlogits, n, vp);
+    CHECK_INT_EQ(kernels_crossentropy_backward(&t_dlogits, &t_logits, &t_lse, &t_targets, v,
+                                               dloss),
+                 KERNELS_OK);
+
+    double *ref_loss = malloc((size_t)n * sizeof(double));
+    double *ref_d = malloc((size_t)(n * vp) * sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        double sum = 0.0;
+        for (int j = 0; j < v; j++)
+            sum += exp((double)logits[i * vp + j]);
+        double row_lse = log(sum);
+        ref_loss[i] = targets[i] >= 0 ? row_lse - logits[i * vp + targets[i]] : 0.0;
+        for (int64_t j = 0; j < vp; j++) {
+            double g = 0.0;
+            if (targets[i] >= 0 && j < v)
+                g = (exp(logits[i * vp + j] - row_lse) - (j == targets[i])) * dloss;
+            ref_d[i * vp + j] = g;
+        }
+    }
+    CHECK(max_diff(losses, ref_loss, n) < 1e-5);
+    CHECK(max_diff(dlogits, ref_d, n * vp) < 1e-6);
+
+    /* In place, as the model calls it. */
+    CHECK_INT_EQ(kernels_crossentropy_backward(&t_logits, &t_logits, &t_lse, &t_targets, v,
+                                               dloss),
+                 KERNELS_OK);
+    CHECK(max_diff(logits, ref_d, n * vp) < 1e-6);
+
+    targets[2] = v; /* a target in the padding is rejected */
+    CHECK_INT_EQ(kernels_crossentropy_forward(&t_losses, &t_lse, &t_logits, &t_targets, v),
+                 KERNELS_ERR_SHAPE);
+
+    free(logits), free(losses), free(lse), free(dlogits), free(ref_loss), free(ref_d);
+}
+
+static void test_adamw(void)
+{
+    const int64_t n = 257;
+    float *param = random_floats(n), *grad = random_floats(n);
+    float *m = random_floats(n), *v = random_floats(n);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = fabsf(v[i]) * 0.01f;
+    double *p_ref = malloc((size_t)n * sizeof(double)), *m_ref = malloc((size_t)n * sizeof(double));
+    double *v_ref = malloc((size_t)n * sizeof(double));
+    kernels_adamw_t s = {.learning_rate = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                         .weight_decay = 0.1f, .grad_scale = 0.5f, .step = 3};
+    for (int64_t i = 0; i < n; i++) {
+        double g = (double)grad[i] * s.grad_scale;
+        m_ref[i] = 0.9 * m[i] + 0.1 * g;
+        v_ref[i] = 0.95 * v[i] + 0.05 * g * g;
+        double m_hat = m_ref[i] / (1.0 - pow(0.9, 3));
+        double v_hat = v_ref[i] / (1.0 - pow(0.95, 3));
+        p_ref[i] = param[i] - 1e-2 * (m_hat / (sqrt(v_hat) + 1e-8) + 0.1 * param[i]);
+    }
+    double sum_sq = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum_sq += (double)grad[i] * grad[i];
+
+    tensor_t t_p = TENSOR_1D(param, n), t_g = TENSOR_1D(grad, n);
+    tensor_t t_m = TENSOR_1D(m, n), t_v = TENSOR_1D(v, n);
+    CHECK_NEAR(kernels_sum_squares(&t_g), sum_sq, 1e-9 * sum_sq);
+    CHECK_INT_EQ(kernels_adamw_update(&t_p, &t_g, &t_m, &t_v, &s), KERNELS_OK);
+    CHECK(max_diff(param, p_ref, n) < 1e-6);
+    CHECK(max_diff(m, m_ref, n) < 1e-6);
+    CHECK(max_diff(v, v_ref, n) < 1e-7);
+
+    /* A device without a backend fails loudly. */
+    t_p.device = KERNELS_CUDA;
+    CHECK_INT_EQ(kernels_adamw_update(&t_p, &t_g, &t_m, &t_v, &s), KERNELS_ERR_UNSUPPORTED);
+
+    free(param), free(grad), free(m), free(v), free(p_ref), free(m_ref), free(v_ref);
+}
+
+int main(void)
+{
+    test_matmul();
+    test_layernorm();
+    test_attention();
+    test_gelu();
+    test_embedding();
+    test_crossentropy();
+    test_adamw();
+    return CHECK_DONE();
+}

@@ -1,0 +1,175 @@
+/*
+ * lmpipe: runs pipeline files and dispatches to the stage programs.
+ *
+ *   lmpipe run PIPELINE.yaml [--run-dir DIR] [--from STAGE | --only STAGE] [--force]
+ *              [--dry-run]
+ *   lmpipe PROGRAM ARGS...      runs the stage program PROGRAM (git-style)
+ *   lmpipe --help | --version
+ *
+ * Exit status: 0 on success, 1 when a stage fails, 2 on a usage error or an
+ * invalid pipeline file (nothing was run).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dispatch.h"
+#include "lmpipe_version.h"
+#include "log.h"
+#include "pipeline.h"
+#include "runner.h"
+
+static void print_help(void)
+{
+    printf("lmpipe - build a language model from crawl files to samples\n\n"
+           "Usage: lmpipe run PIPELINE.yaml [options]   run a pipeline file\n"
+           "       lmpipe PROGRAM [ARGS...]            run one stage program\n"
+           "       lmpipe run --help                   options of run\n\n"
+           "Programs (found beside lmpipe, in the build tree, or on PATH):\n");
+    for (const char *const *name = pipeline_program_names(); *name; name++) {
+        char *path = dispatch_find_program(*name);
+        printf("  %-14s %s\n", *name, path ? path : "(not built)");
+        free(path);
+    }
+    printf("\nlmpipe run prints each stage's command line with --dry-run; running those\n"
+           "lines in a shell does the same work.\n");
+}
+
+/* Options of `lmpipe run`; the pipeline file is the one positional argument. */
+static char *run_dir = NULL;
+static char *from_stage = NULL;
+static char *only_stage = NULL;
+static bool force = false;
+static bool dry_run = false;
+
+static cli_option_t run_options[] = {
+    {"run-dir", 0, CLI_STRING, &run_dir, "DIR", NULL,
+     "folder for stage outputs, instead of the pipeline's run-dir", 0, 0, 0},
+    {"from", 0, CLI_STRING, &from_stage, "STAGE", NULL,
+     "skip the stages before STAGE; rerun STAGE and every later stage", 0, 0, 0},
+    {"only", 0, CLI_STRING, &only_stage, "STAGE", NULL, "rerun only STAGE", 0, 0, 0},
+    {"force", 0, CLI_FLAG, &force, NULL, NULL,
+     "rerun every stage even when its output is up to date", 0, 0, 0},
+    {"dry-run", 'n', CLI_FLAG, &dry_run, NULL, NULL,
+     "print the stage command lines to stdout and run nothing", 0, 0, 0},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0},
+};
+
+static cli_program_t run_program = {
+    .name = "lmpipe run",
+    .summary = "run the stages of a pipeline file in order",
+    .usage = "PIPELINE.yaml [options]",
+    .description =
+        "Each stage runs as its own process with the command line --dry-run prints.\n"
+        "A stage program skips its work when its output folder's manifest matches\n"
+        "its version, settings and inputs, so a rerun redoes only what changed.\n"
+        "--force, --from and --only pass --force to the stages they rerun.\n"
+        "Exit status: 0 on success, 1 when a stage fails, 2 on a usage error or an\n"
+        "invalid pipeline file.",
+    .options = run_options,
+    .stage = NULL,
+};
+
+/* Options that take a value, so their value is not mistaken for the pipeline file. */
+static bool takes_value(const char *arg)
+{
+    static const char *const with_value[] = {"--run-dir", "--from", "--only", "--config",
+                                             "--set", NULL};
+    for (const char *const *name = with_value; *name; name++)
+        if (strcmp(arg, *name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Moves the positional arguments of argv out into `positional` and leaves the
+ * options in place (argc updated), because cli_parse accepts positional
+ * arguments only for stage programs.
+ */
+static void split_positional(int *argc, char **argv, cli_string_list_t *positional)
+{
+    int kept = 1;
+    bool options_ended = false;
+    for (int i = 1; i < *argc; i++) {
+        const char *arg = argv[i];
+        if (!options_ended && strcmp(arg, "--") == 0) {
+            options_ended = true;
+            continue;
+        }
+        if (options_ended || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            cli_string_list_push(positional, arg);
+            continue;
+        }
+        argv[kept++] = argv[i];
+        if (takes_value(arg) && i + 1 < *argc)
+            argv[kept++] = argv[++i];
+    }
+    *argc = kept;
+}
+
+static int run_command(int argc, char **argv)
+{
+    cli_string_list_t positional = {0};
+    split_positional(&argc, argv, &positional);
+    int status = cli_parse(&run_program, argc, argv);
+    if (status != CLI_CONTINUE) {
+        cli_string_list_free(&positional);
+        cli_free(&run_program);
+        return status == CLI_EXIT_OK ? 0 : 2;
+    }
+
+    if (positional.count != 1 || (from_stage && only_stage)) {
+        if (positional.count == 0)
+            log_error("missing the pipeline file, e.g. lmpipe run pipelines/demo.yaml");
+        else if (positional.count > 1)
+            log_error("expected one pipeline file, got %zu (first two: %s, %s)",
+                      positional.count, positional.items[0], positional.items[1]);
+        else
+            log_error("--from and --only exclude each other; use one of them");
+        fprintf(stderr, "Run 'lmpipe run --help' for usage.\n");
+        cli_string_list_free(&positional);
+        cli_free(&run_program);
+        return 2;
+    }
+
+    pipeline_t pipeline;
+    int result = RUNNER_USAGE_ERROR;
+    if (pipeline_load(positional.items[0], run_dir, &pipeline) == 0) {
+        runner_options_t options = {
+            .dry_run = dry_run, .force = force, .from = from_stage, .only = only_stage,
+        };
+        result = runner_run(&pipeline, &options);
+    }
+    pipeline_free(&pipeline);
+    cli_string_list_free(&positional);
+    cli_free(&run_program);
+    return result;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("lmpipe");
+    if (argc < 2) {
+        log_error("missing a command: run PIPELINE.yaml, a program name, or --help");
+        return 2;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0) {
+        print_help();
+        return 0;
+    }
+    if (strcmp(command, "--version") == 0) {
+        printf("lmpipe %s\n", LMPIPE_VERSION);
+        return 0;
+    }
+    if (strcmp(command, "run") == 0)
+        return run_command(argc - 1, argv + 1);
+    if (pipeline_is_known_program(command))
+        return dispatch_exec(command, argc - 1, argv + 1);
+
+    log_error("unknown command \"%s\": expected run or a program name (see lmpipe --help)",
+              command);
+    return 2;
+}

@@ -1,0 +1,124 @@
+/*
+ * train: trains a GPT-2 model on token shards and writes Hugging Face layout
+ * checkpoints, a step log and final metrics. See docs/model.md.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kernels.h"
+#include "log.h"
+#include "trainer.h"
+
+static int check_settings(const cli_program_t *program, const train_settings_t *settings)
+{
+    const cli_stage_t *stage = program->stage;
+    if (stage->inputs.count != 1) {
+        log_error("expected one input, the token shard folder written by shard; got %zu",
+                  stage->inputs.count);
+        return CLI_USAGE_ERROR;
+    }
+    if (!stage->output) {
+        log_error("missing -o FOLDER: the output folder for checkpoints and metrics");
+        return CLI_USAGE_ERROR;
+    }
+    if (!settings->model_config_path) {
+        log_error("missing --model-config FILE (a YAML file such as configs/models/tiny.yaml)");
+        return CLI_USAGE_ERROR;
+    }
+    if (stage->task_count != 1) {
+        log_error("train does not split into tasks; drop --task");
+        return CLI_USAGE_ERROR;
+    }
+    return CLI_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("train");
+    train_settings_t settings = {
+        .batch_size = 8,
+        .seq_len = 0,
+        .steps = 1000,
+        .learning_rate = 6e-4,
+        .min_lr_ratio = 0.1,
+        .warmup_steps = 100,
+        .weight_decay = 0.1,
+        .beta1 = 0.9,
+        .beta2 = 0.95,
+        .eps = 1e-8,
+        .grad_clip = 1.0,
+        .eval_every = 100,
+        .eval_batches = 10,
+        .checkpoint_every = 500,
+        .seed = 1337,
+    };
+    cli_option_t options[] = {
+        {"model-config", 0, CLI_STRING, &settings.model_config_path, "FILE", NULL,
+         "YAML model config: n_layer, n_head, n_embd, n_ctx (see configs/models/)", 0, 0, 0},
+        {"tokenizer", 0, CLI_STRING, &settings.tokenizer_path, "FILE", NULL,
+         "tokenizer.json copied into checkpoints; default: the one in the shard folder", 0, 0,
+         0},
+        {"resume", 0, CLI_FLAG, &settings.resume, NULL, NULL,
+         "continue from the latest checkpoint in OUTPUT/checkpoints", 0, 0, 0},
+        {"batch-size", 0, CLI_INT, &settings.batch_size, "N", "sequences",
+         "sequences per step", CLI_SETTING, 1, 1 << 20},
+        {"seq-len", 0, CLI_INT, &settings.seq_len, "N", "tokens",
+         "tokens per sequence; 0 means the model's n_ctx", CLI_SETTING, 0, 1 << 20},
+        {"steps", 0, CLI_INT, &settings.steps, "N", "steps", "optimizer steps in total",
+         CLI_SETTING, 1, 1e12},
+        {"learning-rate", 0, CLI_DOUBLE, &settings.learning_rate, "LR", NULL,
+         "peak learning rate after warmup", CLI_SETTING, 0, 10},
+        {"min-lr-ratio", 0, CLI_DOUBLE, &settings.min_lr_ratio, "R", NULL,
+         "final learning rate as a fraction of the peak (cosine decay)", CLI_SETTING, 0, 1},
+        {"warmup-steps", 0, CLI_INT, &settings.warmup_steps, "N", "steps",
+         "linear warmup steps", CLI_SETTING, 0, 1e12},
+        {"weight-decay", 0, CLI_DOUBLE, &settings.weight_decay, "WD", NULL,
+         "AdamW decoupled weight decay, applied to matrices only", CLI_SETTING, 0, 10},
+        {"beta1", 0, CLI_DOUBLE, &settings.beta1, "B", NULL, "AdamW first-moment decay",
+         CLI_SETTING, 0, 1},
+        {"beta2", 0, CLI_DOUBLE, &settings.beta2, "B", NULL, "AdamW second-moment decay",
+         CLI_SETTING, 0, 1},
+        {"eps", 0, CLI_DOUBLE, &settings.eps, "E", NULL, "AdamW epsilon", CLI_SETTING, 0, 1},
+        {"grad-clip", 0, CLI_DOUBLE, &settings.grad_clip, "NORM", NULL,
+         "clip the global gradient norm to this value; 0 disables clipping", CLI_SETTING, 0,
+         1e9},
+        {"eval-every", 0, CLI_INT, &settings.eval_every, "N", "steps",
+         "validation loss every N steps; 0 evaluates only at the end", CLI_SETTING, 0, 1e12},
+        {"eval-batches", 0, CLI_INT, &settings.eval_batches, "N", "batches",
+         "validation batches per evaluation", CLI_SETTING, 1, 1e9},
+        {"checkpoint-every", 0, CLI_INT, &settings.checkpoint_every, "N", "steps",
+         "write OUTPUT/checkpoints/step-NNNNNN every N steps; 0 writes only final/",
+         CLI_SETTING, 0, 1e12},
+        {"seed", 0, CLI_INT, &settings.seed, "N", NULL,
+         "seed of the weight initialization and the data order", CLI_SETTING, 0, 9e18},
+        {0},
+    };
+    cli_stage_t stage = {.threads = sysconf(_SC_NPROCESSORS_ONLN)};
+    cli_program_t program = {
+        .name = "train",
+        .summary = "train a GPT-2 model on token shards",
+        .usage = "[options] --model-config FILE SHARD_FOLDER -o OUTPUT",
+        .description =
+            "Reads the train and val splits of a shard folder (written by shard) and writes "
+            "OUTPUT/checkpoints/step-NNNNNN/ and OUTPUT/final/ in the Hugging Face layout "
+            "(config.json, model.safetensors, tokenizer.json, optimizer.safetensors, "
+            "trainer_state.json), a JSON Lines step log OUTPUT/train_log.jsonl and "
+            "OUTPUT/metrics.json with the final validation loss and the unigram entropy of "
+            "the validation tokens. --threads sets the compute threads (default: all cores).",
+        .options = options,
+        .stage = &stage,
+    };
+    int parsed = cli_parse(&program, argc, argv);
+    if (parsed == CLI_CONTINUE)
+        parsed = check_settings(&program, &settings);
+    if (parsed != CLI_CONTINUE) {
+        cli_free(&program);
+        return parsed == CLI_EXIT_OK ? 0 : 2;
+    }
+
+    kernels_set_threads((int)stage.threads);
+    int status = trainer_run(&program, &settings, stage.inputs.items[0], stage.output);
+    cli_free(&program);
+    return status == 0 ? 0 : 1;
+}

@@ -1,0 +1,484 @@
+/*
+ * The training loop of `train`: data, model, AdamW, evaluation, checkpoints.
+ *
+ * One step reads a batch from the train split, runs forward and backward,
+ * and applies AdamW with the scheduled learning rate. Evaluation always
+ * reads the same first eval-batches batches of the val split, so validation
+ * losses of different steps compare. A checkpoint stores everything a resume
+ * needs: weights, AdamW moments and trainer_state.json with the data position.
+ * After initialization no random numbers are drawn (no dropout), so the data
+ * position is the only state a resume has to restore.
+ */
+#include "trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "dataloader.h"
+#include "log.h"
+#include "model.h"
+#include "optimizer.h"
+#include "outdir.h"
+#include "tokenizer.h"
+#include "train_log.h"
+
+typedef struct {
+    const train_settings_t *settings;
+    const cli_program_t *program;
+    const char *shard_folder;
+    const char *output;
+    char *tokenizer_path;        /* NULL when there is none */
+    int64_t eot_id;
+    char tokenizer_hash[33];
+    model_config_t config;
+    dataloader_t *train;
+    dataloader_t *val;
+    dataloader_state_t val_start;
+    model_t model;
+    optimizer_t opt;
+    int b, t;
+    int32_t *inputs;
+    int32_t *targets;
+    int64_t start_step;          /* steps already done (resume) */
+    double elapsed_before;       /* seconds of earlier runs (resume) */
+    train_log_t log;
+    outdir_t *outdir;
+} trainer_t;
+
+/* Finds the tokenizer, checks it against the shards and records its hash. */
+static int load_tokenizer(trainer_t *tr)
+{
+    const char *given = tr->settings->tokenizer_path;
+    char *path;
+    if (given) {
+        path = strdup(given);
+    } else {
+        size_t size = strlen(tr->shard_folder) + 32;
+        path = malloc(size);
+        snprintf(path, size, "%s/tokenizer.json", tr->shard_folder);
+        if (access(path, R_OK) != 0) {
+            log_warn("%s not found and --tokenizer not given; checkpoints will lack "
+                     "tokenizer.json, so generate cannot read them",
+                     path);
+            free(path);
+            tr->eot_id = -1;
+            return 0;
+        }
+    }
+    tokenizer_t *tokenizer = tokenizer_load(path);
+    if (!tokenizer) {
+        free(path);
+        return -1;
+    }
+    tokenizer_hash(tokenizer, tr->tokenizer_hash);
+    tr->eot_id = tokenizer_eot_id(tokenizer);
+    uint32_t vocab = tokenizer_vocab_size(tokenizer);
+    tokenizer_free(tokenizer);
+    tr->tokenizer_path = path;
+    if (dataloader_check_tokenizer(tr->train, tr->tokenizer_hash) != 0)
+        return -1;
+    if (vocab > (uint32_t)tr->config.vocab_size)
+        tr->config.vocab_size = (int)vocab;
+    return 0;
+}
+
+/* Loads the model config, opens both splits and settles the vocabulary size. */
+static int open_data(trainer_t *tr)
+{
+    const train_settings_t *s = tr->settings;
+    model_config_defaults(&tr->config);
+    if (model_config_load(s->model_config_path, &tr->config) != 0)
+        return -1;
+    int configured_vocab = tr->config.vocab_size;
+    tr->t = s->seq_len > 0 ? (int)s->seq_len : tr->config.n_ctx;
+    tr->b = (int)s->batch_size;
+    if (tr->t > tr->config.n_ctx || tr->t <= 0) {
+        log_error("seq-len %d exceeds the model's n_ctx %d; lower seq-len or raise n_ctx in %s",
+                  tr->t, tr->config.n_ctx, s->model_config_path);
+        return -1;
+    }
+    uint64_t seed = (uint64_t)s->seed;
+    tr->train = dataloader_open(tr->shard_folder, "train", tr->b, tr->t, seed, 0, 1);
+    tr->val = tr->train ? dataloader_open(tr->shard_folder, "val", tr->b, tr->t, seed, 0, 1)
+                        : NULL;
+    if (!tr->train || !tr->val)
+        return -1;
+    dataloader_get_state(tr->val, &tr->val_start);
+
+    uint32_t data_vocab = dataloader_vocab_size(tr->train);
+    if (configured_vocab == 0)
+        tr->config.vocab_size = (int)data_vocab;
+    if (load_tokenizer(tr) != 0)
+        return -1;
+    if (configured_vocab != 0 && (uint32_t)configured_vocab < data_vocab) {
+        log_error("%s: vocab_size %d is smaller than the shards' vocabulary of %u tokens; "
+                  "remove vocab_size from the config to take it from the data",
+                  s->model_config_path, configured_vocab, data_vocab);
+        return -1;
+    }
+    if (configured_vocab != 0 && configured_vocab < tr->config.vocab_size) {
+        log_error("%s: vocab_size %d is smaller than the tokenizer's %d tokens",
+                  s->model_config_path, configured_vocab, tr->config.vocab_size);
+        return -1;
+    }
+    return model_config_finish(&tr->config, s->model_config_path);
+}
+
+static optimizer_settings_t optimizer_settings(const train_settings_t *s)
+{
+    return (optimizer_settings_t){
+        .beta1 = (float)s->beta1,
+        .beta2 = (float)s->beta2,
+        .eps = (float)s->eps,
+        .weight_decay = (float)s->weight_decay,
+        .grad_clip = (float)s->grad_clip,
+    };
+}
+
+/* Returns 0 when the checkpoint's model has the shapes of the config. */
+static int check_same_shapes(const model_config_t *a, const model_config_t *b, const char *path)
+{
+    if (a->n_layer != b->n_layer || a->n_head != b->n_head || a->n_embd != b->n_embd ||
+        a->n_ctx != b->n_ctx || a->vocab_size != b->vocab_size) {
+        log_error("%s: the checkpoint's model (n_layer %d, n_head %d, n_embd %d, n_ctx %d, "
+                  "vocab %d) differs from the model config; resume with the same config",
+                  path, b->n_layer, b->n_head, b->n_embd, b->n_ctx, b->vocab_size);
+        return -1;
+    }
+    return 0;
+}
+
+/* Restores model, optimizer and data position from the latest checkpoint.
+ * Returns 1 when resumed, 0 when there is no checkpoint, -1 on error. */
+static int resume(trainer_t *tr)
+{
+    size_t size = strlen(tr->output) + 32;
+    char *parent = malloc(size), *path = NULL;
+    snprintf(parent, size, "%s/checkpoints", tr->output);
+    int64_t step = 0;
+    int found = checkpoint_find_latest(parent, &path, &step);
+    free(parent);
+    if (found <= 0)
+        return found;
+
+    int status = -1;
+    char *text = NULL;
+    trainer_state_t state;
+    optimizer_settings_t os = optimizer_settings(tr->settings);
+    if (checkpoint_load_model(path, &tr->model) != 0 ||
+        check_same_shapes(&tr->config, &tr->model.config, path) != 0 ||
+        optimizer_init(&tr->opt, &tr->model, &os) != 0 ||
+        checkpoint_load_optimizer(path, &tr->model, &tr->opt) != 0)
+        goto done;
+    text = checkpoint_read_trainer_state(path);
+    if (!text || trainer_state_from_json(text, path, &state) != 0)
+        goto done;
+    if (state.tokenizer_hash[0] && strcmp(state.tokenizer_hash, tr->tokenizer_hash) != 0) {
+        log_error("%s: the checkpoint was trained with tokenizer %s but the shards use %s",
+                  path, state.tokenizer_hash, tr->tokenizer_hash);
+        goto done;
+    }
+    if (dataloader_set_state(tr->train, &state.train_loader) != 0)
+        goto done;
+    tr->start_step = state.step;
+    tr->opt.step = state.step;
+    tr->elapsed_before = state.elapsed_seconds;
+    log_info("resuming from %s at step %lld", path, (long long)state.step);
+    status = 1;
+done:
+    free(text);
+    free(path);
+    return status;
+}
+
+static int init_model(trainer_t *tr)
+{
+    if (tr->settings->resume) {
+        int resumed = resume(tr);
+        if (resumed != 0)
+            return resumed < 0 ? -1 : 0;
+        log_info("no checkpoint in %s/checkpoints; starting from step 0", tr->output);
+    }
+    optimizer_settings_t os = optimizer_settings(tr->settings);
+    if (model_init(&tr->model, &tr->config) != 0 ||
+        optimizer_init(&tr->opt, &tr->model, &os) != 0)
+        return -1;
+    model_init_random(&tr->model, (uint64_t)tr->settings->seed);
+    return 0;
+}
+
+/* Returns the mean loss over the first eval-batches batches of the val split. */
+static double evaluate(trainer_t *tr)
+{
+    if (dataloader_set_state(tr->val, &tr->val_start) != 0)
+        return NAN;
+    double sum = 0.0;
+    for (int64_t i = 0; i < tr->settings->eval_batches; i++) {
+        if (dataloader_next(tr->val, tr->inputs, tr->targets) != 0 ||
+            model_forward(&tr->model, tr->inputs, tr->targets, tr->b, tr->t) != 0)
+            return NAN;
+        sum += tr->model.mean_loss;
+    }
+    return sum / (double)tr->settings->eval_batches;
+}
+
+/* Returns the entropy in nats of the token frequencies of the whole val split. */
+static double unigram_entropy(trainer_t *tr, uint64_t *token_count)
+{
+    uint64_t total = dataloader_token_count(tr->val);
+    uint64_t *counts = calloc((size_t)tr->config.vocab_size, sizeof *counts);
+    enum { CHUNK = 1 << 16 };
+    int32_t *chunk = malloc(CHUNK * sizeof *chunk);
+    double entropy = NAN;
+    if (!counts || !chunk)
+        goto done;
+    for (uint64_t start = 0; start < total; start += CHUNK) {
+        uint64_t n = total - start < CHUNK ? total - start : CHUNK;
+        if (dataloader_read_tokens(tr->val, start, n, chunk) != 0)
+            goto done;
+        for (uint64_t i = 0; i < n; i++)
+            if (chunk[i] >= 0 && chunk[i] < tr->config.vocab_size)
+                counts[chunk[i]]++;
+    }
+    entropy = 0.0;
+    for (int i = 0; i < tr->config.vocab_size; i++) {
+        if (counts[i]) {
+            double p = (double)counts[i] / (double)total;
+            entropy -= p * log(p);
+        }
+    }
+    *token_count = total;
+done:
+    free(counts);
+    free(chunk);
+    return entropy;
+}
+
+static int save_checkpoint(trainer_t *tr, const char *folder, int64_t step, double elapsed)
+{
+    trainer_state_t state = {.step = step, .elapsed_seconds = elapsed,
+                             .init_seed = (uint64_t)tr->settings->seed};
+    dataloader_get_state(tr->train, &state.train_loader);
+    snprintf(state.tokenizer_hash, sizeof state.tokenizer_hash, "%s", tr->tokenizer_hash);
+    char *settings_json = cli_settings_json(tr->program);
+    char *state_json = trainer_state_to_json(&state, settings_json);
+    free(settings_json);
+    if (!state_json) {
+        log_error("cannot build trainer_state.json");
+        return -1;
+    }
+    checkpoint_extras_t extras = {
+        .optimizer = &tr->opt,
+        .tokenizer_path = tr->tokenizer_path,
+        .trainer_state_json = state_json,
+        .eos_token_id = tr->eot_id,
+    };
+    int status = checkpoint_save(folder, &tr->model, &extras);
+    free(state_json);
+    if (status == 0)
+        log_info("step %lld: wrote checkpoint %s", (long long)step, folder);
+    return status;
+}
+
+/* Model FLOPs per token of a training step: 6 per parameter (forward and
+ * backward) plus the attention products, 6 * L * C * T (causal, so half of
+ * the dense 12 * L * C * T). Embedding lookups are counted in N, which
+ * slightly overstates them. */
+static double flops_per_token(const trainer_t *tr)
+{
+    const model_config_t *c = &tr->config;
+    return 6.0 * (double)tr->model.param_count + 6.0 * c->n_layer * c->n_embd * tr->t;
+}
+
+static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_loss)
+{
+    const train_settings_t *s = tr->settings;
+    double run_start = time_now_seconds(), step_seconds = 0.0;
+    int64_t steps_here = 0;
+    char folder[4096];
+    *last_loss = NAN;
+    for (int64_t step = tr->start_step; step < s->steps; step++) {
+        double start = time_now_seconds();
+        double lr = optimizer_learning_rate(step, s->steps, s->warmup_steps, s->learning_rate,
+                                            s->min_lr_ratio);
+        double norm = 0.0;
+        if (dataloader_next(tr->train, tr->inputs, tr->targets) != 0)
+            return -1;
+        model_zero_grads(&tr->model);
+        if (model_forward(&tr->model, tr->inputs, tr->targets, tr->b, tr->t) != 0 ||
+            model_backward(&tr->model) != 0 || optimizer_step(&tr->opt, &tr->model, lr, &norm) != 0)
+            return -1;
+        double seconds = time_now_seconds() - start;
+        step_seconds += seconds;
+        steps_here++;
+
+        int64_t done = step + 1;
+        double elapsed = tr->elapsed_before + time_now_seconds() - run_start;
+        double tokens_per_second = (double)tr->b * tr->t / seconds;
+        *last_loss = tr->model.mean_loss;
+        train_log_step_t entry = {done, tr->model.mean_loss, lr, norm, tokens_per_second, elapsed};
+        train_log_step(&tr->log, &entry);
+        log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s",
+                 (long long)done, (long long)s->steps, tr->model.mean_loss, lr, norm,
+                 seconds * 1000.0, tokens_per_second);
+
+        if (s->eval_every > 0 && done % s->eval_every == 0 && done < s->steps) {
+            double val = evaluate(tr);
+            if (isnan(val))
+                return -1;
+            train_log_eval(&tr->log, done, val);
+            log_info("step %lld | val loss %.4f", (long long)done, val);
+        }
+        if (s->checkpoint_every > 0 && done % s->checkpoint_every == 0 && done < s->steps) {
+            snprintf(folder, sizeof folder, "%s/checkpoints/step-%06lld", tr->output,
+                     (long long)done);
+            if (save_checkpoint(tr, folder, done, elapsed) != 0)
+                return -1;
+        }
+    }
+    *mean_step_seconds = steps_here ? step_seconds / (double)steps_here : 0.0;
+    tr->elapsed_before += time_now_seconds() - run_start;
+    return 0;
+}
+
+/* Lists the files of the finished run in the manifest. */
+static int record_outputs(trainer_t *tr)
+{
+    static const char *const final_files[] = {
+        "final/config.json", "final/model.safetensors", "final/optimizer.safetensors",
+        "final/trainer_state.json", "final/tokenizer.json",
+    };
+    for (size_t i = 0; i < sizeof final_files / sizeof final_files[0]; i++) {
+        if (i == 4 && !tr->tokenizer_path)
+            continue;
+        if (outdir_add_file(tr->outdir, final_files[i], 0) != 0)
+            return -1;
+    }
+    if (outdir_add_file(tr->outdir, "metrics.json", 1) != 0 ||
+        outdir_add_file(tr->outdir, "train_log.jsonl", 0) != 0)
+        return -1;
+    return 0;
+}
+
+static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
+{
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s/final", tr->output);
+    if (save_checkpoint(tr, folder, tr->settings->steps, tr->elapsed_before) != 0)
+        return -1;
+
+    train_metrics_t metrics = {.steps = tr->settings->steps, .final_train_loss = last_loss,
+                               .parameters = tr->model.param_count};
+    metrics.final_val_loss = evaluate(tr);
+    metrics.unigram_entropy = unigram_entropy(tr, &metrics.val_tokens);
+    if (isnan(metrics.final_val_loss) || isnan(metrics.unigram_entropy))
+        return -1;
+    if (mean_step_seconds > 0) {
+        metrics.ms_per_step = mean_step_seconds * 1000.0;
+        metrics.tokens_per_second = (double)tr->b * tr->t / mean_step_seconds;
+        metrics.gflops_per_second = metrics.tokens_per_second * flops_per_token(tr) / 1e9;
+    }
+    train_log_eval(&tr->log, tr->settings->steps, metrics.final_val_loss);
+    log_info("final val loss %.4f nats/token; unigram entropy of the val tokens %.4f "
+             "nats/token (%llu tokens)",
+             metrics.final_val_loss, metrics.unigram_entropy,
+             (unsigned long long)metrics.val_tokens);
+    if (mean_step_seconds > 0)
+        log_info("%.1f ms/step, %.0f tokens/s, %.2f GFLOP/s", metrics.ms_per_step,
+                 metrics.tokens_per_second, metrics.gflops_per_second);
+    if (train_metrics_write(tr->output, &metrics) != 0)
+        return -1;
+    train_log_close(&tr->log);
+    return record_outputs(tr);
+}
+
+/* Builds the identity of the run: settings plus the hashes of the shard
+ * folder, the model config and the tokenizer. Returns 1 when the output is
+ * already up to date, 0 to run, -1 on error. */
+static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
+{
+    if (outdir_identity_from_cli(identity, tr->program) != 0)
+        return -1;
+    cli_string_list_t inputs = {0};
+    cli_string_list_push(&inputs, tr->shard_folder);
+    cli_string_list_push(&inputs, tr->settings->model_config_path);
+    if (tr->settings->tokenizer_path)
+        cli_string_list_push(&inputs, tr->settings->tokenizer_path);
+    int status = outdir_hash_inputs(&inputs, identity->inputs_hash);
+    cli_string_list_free(&inputs);
+    if (status != 0)
+        return -1;
+    if (tr->program->stage->force || tr->settings->resume)
+        return 0;
+    return outdir_is_current(tr->output, identity) ? 1 : 0;
+}
+
+static void trainer_free(trainer_t *tr)
+{
+    train_log_close(&tr->log);
+    if (tr->outdir)
+        outdir_abort(tr->outdir);
+    if (tr->train)
+        dataloader_close(tr->train);
+    if (tr->val)
+        dataloader_close(tr->val);
+    model_free(&tr->model);
+    optimizer_free(&tr->opt);
+    free(tr->inputs);
+    free(tr->targets);
+    free(tr->tokenizer_path);
+}
+
+int trainer_run(const cli_program_t *program, const train_settings_t *settings,
+                const char *shard_folder, const char *output)
+{
+    trainer_t tr = {.settings = settings, .program = program, .shard_folder = shard_folder,
+                    .output = output};
+    outdir_identity_t identity = {0};
+    int status = -1;
+    int prepared = prepare_identity(&tr, &identity);
+    if (prepared != 0) {
+        if (prepared == 1)
+            log_info("%s is up to date; use --force to train again", output);
+        outdir_identity_free(&identity);
+        return prepared == 1 ? 0 : -1;
+    }
+    if (open_data(&tr) != 0)
+        goto done;
+    if (settings->resume && train_log_set_aside(output) != 0)
+        goto done;
+    tr.outdir = outdir_open(output, &identity);
+    if (!tr.outdir || init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
+        goto done;
+    if (tr.start_step >= settings->steps) {
+        log_error("the latest checkpoint is at step %lld, not before --steps %lld; raise "
+                  "--steps to train further",
+                  (long long)tr.start_step, (long long)settings->steps);
+        goto done;
+    }
+    tr.inputs = malloc((size_t)tr.b * tr.t * sizeof(int32_t));
+    tr.targets = malloc((size_t)tr.b * tr.t * sizeof(int32_t));
+    if (!tr.inputs || !tr.targets ||
+        train_log_open(&tr.log, output, settings->resume ? tr.start_step : -1) != 0)
+        goto done;
+    log_info("model: %d layers, %d heads, %d channels, context %d, vocabulary %d (padded %d), "
+             "%.2fM parameters; batch %d x %d tokens",
+             tr.config.n_layer, tr.config.n_head, tr.config.n_embd, tr.config.n_ctx,
+             tr.config.vocab_size, tr.config.padded_vocab_size, tr.model.param_count / 1e6,
+             tr.b, tr.t);
+
+    double mean_step_seconds = 0.0, last_loss = NAN;
+    if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0 ||
+        finish_run(&tr, mean_step_seconds, last_loss) != 0)
+        goto done;
+    status = outdir_finish(tr.outdir);
+    tr.outdir = NULL;
+done:
+    trainer_free(&tr);
+    outdir_identity_free(&identity);
+    return status;
+}

@@ -1,0 +1,43 @@
+/*
+ * The training run behind `train`: settings, the loop, evaluation,
+ * checkpoints and the metrics written into the output folder.
+ */
+#ifndef LMPIPE_TRAINER_H
+#define LMPIPE_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+typedef struct {
+    char *model_config_path;
+    char *tokenizer_path;  /* NULL: <shard folder>/tokenizer.json */
+    bool resume;
+    int64_t batch_size;
+    int64_t seq_len;       /* 0: the model's n_ctx */
+    int64_t steps;
+    double learning_rate;
+    double min_lr_ratio;
+    int64_t warmup_steps;
+    double weight_decay;
+    double beta1;
+    double beta2;
+    double eps;
+    double grad_clip;
+    int64_t eval_every;
+    int64_t eval_batches;
+    int64_t checkpoint_every;
+    int64_t seed;
+} train_settings_t;
+
+/*
+ * Trains a model on the shard folder `shard_folder` and writes the output
+ * folder `output` (checkpoints/, final/, train_log.jsonl, metrics.json and
+ * the manifest). `program` supplies the settings hash and JSON. Returns 0, or
+ * -1 after logging.
+ */
+int trainer_run(const cli_program_t *program, const train_settings_t *settings,
+                const char *shard_folder, const char *output);
+
+#endif
