@@ -17,8 +17,9 @@ BUILD_PACKAGES=(
     libzmq3-dev libzstd-dev libxxhash-dev libopenblas-dev libutf8proc-dev zlib1g-dev
     libgumbo-dev libfyaml-dev libjansson-dev libpcre2-dev libuchardet-dev
 )
-# The demo corpus is crawled from Debian's documentation packages with wget.
-CORPUS_PACKAGES=(wget)
+# The demo corpus is crawled with wget from Debian's documentation packages;
+# scripts/make-demo-corpus.sh installs the full set, the tests need the small one.
+CORPUS_PACKAGES=(wget debian-reference-en debian-reference-zh-cn)
 
 log() { printf '%s setup: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
