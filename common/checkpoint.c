@@ -40,7 +40,7 @@ typedef struct {
     int64_t offset;   /* into params (or m, v) */
     int64_t rows;     /* stored rows of the internal layout */
     int64_t cols;
-    int transposed;   /* Conv1D: the file holds the (cols, rows) transpose */
+    int transposed;   /* Conv1D: the file contains the (cols, rows) transpose */
 } tensor_slot_t;
 
 /* Returns the number of slots; fills `slots` (sized by slot_count) when non-NULL. */

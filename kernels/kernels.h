@@ -10,8 +10,8 @@
  *
  * Gradient conventions, stated per function below: gradients of parameters
  * (weights, biases, embeddings) are accumulated (+=) so that micro-batches can
- * add up; gradients of activations are either overwritten or accumulated, as
- * each contract says. Every buffer is row-major and contiguous.
+ * add up. Gradients of activations are overwritten or accumulated, as stated
+ * in each function's contract. Every buffer is row-major and contiguous.
  *
  * Shapes use B (batch), T (sequence), C (channels), OC (output channels),
  * NH (heads), V (vocabulary used by the loss) and Vp (padded vocabulary, the
@@ -68,8 +68,8 @@ int64_t tensor_numel(const tensor_t *tensor);
 /* Returns a short English description of an error code. */
 const char *kernels_strerror(int code);
 
-/* Sets the thread count for non-matmul operations and for OpenBLAS; 0 keeps
- * the library defaults (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or all cores). */
+/* Sets the number of compute threads (OpenMP, or OpenBLAS in a build without
+ * OpenMP); 0 keeps the default (OMP_NUM_THREADS or all cores). */
 void kernels_set_threads(int threads);
 
 /* ---- matrix products ---------------------------------------------------- */
@@ -100,7 +100,9 @@ int kernels_matmul_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias,
 int kernels_layernorm_forward(tensor_t *out, tensor_t *mean, tensor_t *rstd, const tensor_t *in,
                               const tensor_t *weight, const tensor_t *bias, float eps);
 
-/* Backward of LayerNorm: din (N, C) += ...; dweight (C) += ...; dbias (C) += .... */
+/* Backward of LayerNorm. All three gradients are accumulated: din (N, C) +=
+ * the input gradient, dweight (C) += sum of dout * normalized input, dbias
+ * (C) += sum of dout. Needs the forward's mean and rstd. */
 int kernels_layernorm_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias,
                                const tensor_t *dout, const tensor_t *in, const tensor_t *weight,
                                const tensor_t *mean, const tensor_t *rstd);
@@ -108,11 +110,11 @@ int kernels_layernorm_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias
 /* ---- attention ---------------------------------------------------------- */
 
 /*
- * Causal multi-head self-attention. qkv (B, T, 3C) holds q, k, v side by side
+ * Causal multi-head self-attention. qkv (B, T, 3C) contains q, k, v side by side
  * (each C = NH * head_size); out (B, T, C) gets softmax(q k^T / sqrt(hs)) v per
- * head. lse (B, NH, T) receives each row's log-sum-exp of the scaled scores so
- * the backward recomputes probabilities without a stored T x T matrix; the
- * forward uses O(T) scratch per thread.
+ * head. lse (B, NH, T) receives each row's log-sum-exp of the scaled scores,
+ * so the backward recomputes probabilities instead of storing them. Scratch is
+ * one head's T x T scores per thread (two in the backward).
  */
 int kernels_attention_forward(tensor_t *out, tensor_t *lse, const tensor_t *qkv, int n_head);
 

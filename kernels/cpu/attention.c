@@ -1,17 +1,20 @@
 /*
- * Causal multi-head attention without a stored T x T probability matrix.
+ * Causal multi-head attention, one (batch, head) pair at a time.
  *
- * The forward walks one query row at a time per (batch, head) with an O(T)
- * score buffer per thread and keeps only the row's log-sum-exp. The backward
- * recomputes each probability row from q, k and that log-sum-exp. Work is
- * split over (batch, head) pairs, so the key and value gradient rows that a
- * pair accumulates are never shared between threads.
+ * Each thread takes whole (batch, head) pairs and computes that head's T x T
+ * scores with sgemm into its own scratch buffer (2 T^2 floats per thread,
+ * never the full B x NH x T x T tensor). Only each row's log-sum-exp is kept
+ * for the backward, which recomputes the probabilities from q, k and it. The
+ * key and value gradient rows of a pair belong to one thread, so no two
+ * threads write the same element. Decoding (one query) uses plain loops.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
+#include "fastmath.h"
 
 static float dot(const float *a, const float *b, int64_t n)
 {
@@ -38,11 +41,42 @@ static float softmax_row(float *p, float *sum_out, const float *q, const float *
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n_keys; j++) {
-        p[j] = expf(p[j] - max);
+        p[j] = fast_expf(p[j] - max);
         sum += p[j];
     }
     *sum_out = sum;
     return max + logf(sum);
+}
+
+/* Fills the causal probabilities of one head into p (T x T, row-major) from
+ * the scaled scores already in p: row i keeps columns 0..i and zeroes the
+ * rest. Stores each row's log-sum-exp in lse (T) when lse is non-NULL, or
+ * uses it to recompute the probabilities when `recompute` is set. */
+static void causal_softmax(float *p, float *lse, int64_t t, int recompute)
+{
+    for (int64_t i = 0; i < t; i++) {
+        float *row = p + i * t;
+        float row_lse;
+        if (recompute) {
+            row_lse = lse[i];
+        } else {
+            float sum;
+            float max = -INFINITY;
+            for (int64_t j = 0; j <= i; j++)
+                max = row[j] > max ? row[j] : max;
+            sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = 0; j <= i; j++)
+                sum += fast_expf(row[j] - max);
+            row_lse = max + logf(sum);
+            lse[i] = row_lse;
+        }
+#pragma omp simd
+        for (int64_t j = 0; j <= i; j++)
+            row[j] = fast_expf(row[j] - row_lse);
+        for (int64_t j = i + 1; j < t; j++)
+            row[j] = 0.0f;
+    }
 }
 
 void cpu_attention_forward(float *out, float *lse, const float *qkv, int64_t b, int64_t t,
@@ -51,32 +85,28 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, int64_t b, 
     int64_t hs = c / n_head;
     int64_t c3 = 3 * c;
     float scale = 1.0f / sqrtf((float)hs);
+    cpu_blas_single_threaded();
 
 #pragma omp parallel
     {
-        float *p = malloc((size_t)t * sizeof(float));
+        float *p = malloc((size_t)(t * t) * sizeof(float));
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t bi = 0; bi < b; bi++) {
             for (int h = 0; h < n_head; h++) {
-                const float *base = qkv + bi * t * c3;
-                for (int64_t ti = 0; ti < t; ti++) {
-                    const float *q = base + ti * c3 + h * hs;
-                    const float *k = base + c + h * hs;
-                    const float *v = base + 2 * c + h * hs;
-                    float sum;
-                    float row_lse = softmax_row(p, &sum, q, k, c3, ti + 1, hs, scale);
-                    float norm = 1.0f / sum;
-                    float *o = out + (bi * t + ti) * c + h * hs;
-                    memset(o, 0, (size_t)hs * sizeof(float));
-                    for (int64_t j = 0; j <= ti; j++) {
-                        float w = p[j] * norm;
-                        const float *vj = v + j * c3;
-#pragma omp simd
-                        for (int64_t d = 0; d < hs; d++)
-                            o[d] += w * vj[d];
-                    }
-                    lse[(bi * n_head + h) * t + ti] = row_lse;
-                }
+                const float *q = qkv + bi * t * c3 + h * hs;
+                const float *k = q + c;
+                const float *v = q + 2 * c;
+                float *o = out + bi * t * c + h * hs;
+
+                /* p = q k^T * scale, then the causal softmax of each row. */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
+                            (blasint)hs, scale, q, (blasint)c3, k, (blasint)c3, 0.0f, p,
+                            (blasint)t);
+                causal_softmax(p, lse + (bi * n_head + h) * t, t, 0);
+
+                /* o = p v */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)t, (blasint)hs,
+                            (blasint)t, 1.0f, p, (blasint)t, v, (blasint)c3, 0.0f, o, (blasint)c);
             }
         }
         free(p);
@@ -89,46 +119,58 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
     int64_t hs = c / n_head;
     int64_t c3 = 3 * c;
     float scale = 1.0f / sqrtf((float)hs);
+    cpu_blas_single_threaded();
 
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int64_t bi = 0; bi < b; bi++) {
-        for (int h = 0; h < n_head; h++) {
-            const float *base = qkv + bi * t * c3;
-            float *dbase = dqkv + bi * t * c3;
-            for (int64_t ti = 0; ti < t; ti++)
-                for (int part = 0; part < 3; part++)
-                    memset(dbase + ti * c3 + part * c + h * hs, 0,
-                           (size_t)hs * sizeof(float));
+#pragma omp parallel
+    {
+        float *p = malloc((size_t)(t * t) * sizeof(float));
+        float *dp = malloc((size_t)(t * t) * sizeof(float));
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int64_t bi = 0; bi < b; bi++) {
+            for (int h = 0; h < n_head; h++) {
+                const float *q = qkv + bi * t * c3 + h * hs;
+                const float *k = q + c;
+                const float *v = q + 2 * c;
+                const float *dy = dout + bi * t * c + h * hs;
+                const float *y = out + bi * t * c + h * hs;
+                float *dq = dqkv + bi * t * c3 + h * hs;
+                float *dk = dq + c;
+                float *dv = dq + 2 * c;
 
-            for (int64_t ti = 0; ti < t; ti++) {
-                const float *q = base + ti * c3 + h * hs;
-                const float *k = base + c + h * hs;
-                const float *v = base + 2 * c + h * hs;
-                float *dq = dbase + ti * c3 + h * hs;
-                float *dk = dbase + c + h * hs;
-                float *dv = dbase + 2 * c + h * hs;
-                const float *dy = dout + (bi * t + ti) * c + h * hs;
-                const float *y = out + (bi * t + ti) * c + h * hs;
-                float row_lse = lse[(bi * n_head + h) * t + ti];
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
+                            (blasint)hs, scale, q, (blasint)c3, k, (blasint)c3, 0.0f, p,
+                            (blasint)t);
+                causal_softmax(p, (float *)lse + (bi * n_head + h) * t, t, 1);
 
-                /* D = sum_j p_j (dy . v_j) = dy . y */
-                float d_row = dot(dy, y, hs);
-                for (int64_t j = 0; j <= ti; j++) {
-                    float pj = expf(dot(q, k + j * c3, hs) * scale - row_lse);
-                    float dp = dot(dy, v + j * c3, hs);
-                    float ds = pj * (dp - d_row) * scale;
-                    float *dkj = dk + j * c3;
-                    float *dvj = dv + j * c3;
-                    const float *kj = k + j * c3;
+                /* dv = p^T dy; dp = dy v^T */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t, (blasint)hs,
+                            (blasint)t, 1.0f, p, (blasint)t, dy, (blasint)c, 0.0f, dv,
+                            (blasint)c3);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
+                            (blasint)hs, 1.0f, dy, (blasint)c, v, (blasint)c3, 0.0f, dp,
+                            (blasint)t);
+
+                /* ds = p * (dp - D) * scale with D_i = sum_j p_ij dp_ij = dy_i . y_i */
+                for (int64_t i = 0; i < t; i++) {
+                    float d_row = dot(dy + i * c, y + i * c, hs);
+                    float *ds = dp + i * t;
+                    const float *pi = p + i * t;
 #pragma omp simd
-                    for (int64_t d = 0; d < hs; d++) {
-                        dq[d] += ds * kj[d];
-                        dkj[d] += ds * q[d];
-                        dvj[d] += pj * dy[d];
-                    }
+                    for (int64_t j = 0; j < t; j++)
+                        ds[j] = pi[j] * (ds[j] - d_row) * scale;
                 }
+
+                /* dq = ds k; dk = ds^T q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)t, (blasint)hs,
+                            (blasint)t, 1.0f, dp, (blasint)t, k, (blasint)c3, 0.0f, dq,
+                            (blasint)c3);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t, (blasint)hs,
+                            (blasint)t, 1.0f, dp, (blasint)t, q, (blasint)c3, 0.0f, dk,
+                            (blasint)c3);
             }
         }
+        free(p);
+        free(dp);
     }
 }
 

@@ -11,6 +11,10 @@
 
 #include "kernels.h"
 
+/* Makes OpenBLAS single-threaded (once) in an OpenMP build, where the callers
+ * split the work over OpenMP threads and call sgemm inside them. */
+void cpu_blas_single_threaded(void);
+
 void cpu_matmul_forward(float *out, const float *in, const float *weight, const float *bias,
                         int64_t n, int64_t c, int64_t oc);
 void cpu_matmul_backward(float *din, float *dweight, float *dbias, const float *dout,
@@ -34,7 +38,7 @@ void cpu_gelu_forward(float *out, const float *in, int64_t n);
 void cpu_gelu_backward(float *din, const float *dout, const float *in, int64_t n);
 void cpu_add(float *out, const float *a, const float *b, int64_t n);
 
-/* Returns -1 (and writes nothing further) when a token is outside [0, vp). */
+/* Returns -1 without writing anything when a token is outside [0, vp). */
 int cpu_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
                           int64_t b, int64_t t, int64_t c, int64_t vp);
 void cpu_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,

@@ -64,9 +64,11 @@ void kernels_set_threads(int threads)
     if (threads <= 0)
         return;
 #ifdef _OPENMP
+    /* matmul.c splits products over OpenMP threads with single-threaded OpenBLAS. */
     omp_set_num_threads(threads);
-#endif
+#else
     openblas_set_num_threads(threads);
+#endif
 }
 
 /* Returns the error for a tensor that the CPU fp32 kernels cannot take. */

@@ -149,9 +149,9 @@ static void test_missing_tensor(void)
     char file_path[300];
     snprintf(file_path, sizeof file_path, "%s/model.safetensors", path);
     /* Replace the weights by a file that lacks most tensors. */
-    float one = 1.0f;
+    float bias_value = 1.0f;
     safetensors_writer_t *w = safetensors_writer_new();
-    safetensors_writer_add_f32(w, "transformer.ln_f.bias", 1, (int64_t[]){1}, &one, 0);
+    safetensors_writer_add_f32(w, "transformer.ln_f.bias", 1, (int64_t[]){1}, &bias_value, 0);
     CHECK_INT_EQ(safetensors_writer_save(w, file_path), 0);
     safetensors_writer_free(w);
     model_t model;

@@ -1,17 +1,19 @@
 /*
  * Every CPU kernel against a double-precision reference written here.
  *
- * Inputs are seeded random numbers; outputs that a kernel overwrites start as
- * NaN so that a skipped element shows up, and accumulated outputs start from
- * a random value so that "+=" is checked rather than "=". Tolerances are
+ * Inputs are seeded random numbers. Outputs that a kernel overwrites start as
+ * NaN so that a skipped element shows up. Accumulated outputs start from a
+ * random value so that "+=" is checked rather than "=". Tolerances are
  * absolute on values of order 1 and stated per check.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
+#include "cpu/fastmath.h"
 #include "kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -60,9 +62,10 @@ static double max_diff(const float *a, const double *b, int64_t n)
     return worst;
 }
 
-static void test_matmul(void)
+/* n < 64 takes the column-split path of the CPU forward, larger n the row split. */
+static void test_matmul(int64_t n)
 {
-    const int64_t n = 37, c = 29, oc = 41;
+    const int64_t c = 29, oc = 41;
     float *in = random_floats(n * c), *w = random_floats(oc * c), *bias = random_floats(oc);
     float *out = nan_floats(n * oc);
     tensor_t t_out = TENSOR_2D(out, n, oc), t_in = TENSOR_2D(in, n, c);
@@ -287,17 +290,17 @@ static void test_attention(void)
         memcpy(k_cache + i * c, qkv + (t + i) * 3 * c + c, (size_t)c * sizeof(float));
         memcpy(v_cache + i * c, qkv + (t + i) * 3 * c + 2 * c, (size_t)c * sizeof(float));
     }
-    float *one = nan_floats(c);
-    tensor_t t_one = TENSOR_1D(one, c), t_q = TENSOR_1D(qkv + (2 * t - 1) * 3 * c, c);
+    float *decoded = nan_floats(c);
+    tensor_t t_decoded = TENSOR_1D(decoded, c), t_q = TENSOR_1D(qkv + (2 * t - 1) * 3 * c, c);
     tensor_t t_k = TENSOR_2D(k_cache, t, c), t_v = TENSOR_2D(v_cache, t, c);
-    CHECK_INT_EQ(kernels_attention_decode(&t_one, &t_q, &t_k, &t_v, (int)t, nh), KERNELS_OK);
-    CHECK(max_diff(one, ref + (2 * t - 1) * c, c) < 1e-5);
+    CHECK_INT_EQ(kernels_attention_decode(&t_decoded, &t_q, &t_k, &t_v, (int)t, nh), KERNELS_OK);
+    CHECK(max_diff(decoded, ref + (2 * t - 1) * c, c) < 1e-5);
 
     /* Heads that do not divide the channels are rejected. */
     CHECK_INT_EQ(kernels_attention_forward(&t_out, &t_lse, &t_qkv, 5), KERNELS_ERR_SHAPE);
 
     free(qkv), free(out), free(lse), free(dout), free(dqkv), free(ref), free(ref_dqkv);
-    free(k_cache), free(v_cache), free(one);
+    free(k_cache), free(v_cache), free(decoded);
 }
 
 static double gelu_reference(double x)
@@ -474,14 +477,119 @@ static void test_adamw(void)
     free(param), free(grad), free(m), free(v), free(p_ref), free(m_ref), free(v_ref);
 }
 
-int main(void)
+static void test_fast_exp(void)
 {
-    test_matmul();
+    double worst = 0.0;
+    for (int i = 0; i <= 1740000; i++) {
+        float x = -87.0f + (float)i * 1e-4f;
+        double expected = exp((double)x);
+        double error = fabs(fast_expf(x) - expected) / expected;
+        worst = error > worst ? error : worst;
+    }
+    fprintf(stderr, "fast_expf: max relative error %.3g on [-87, 87]\n", worst);
+    CHECK(worst < 1e-7);
+    CHECK(fast_expf(-100.0f) == 0.0f);
+    CHECK(fast_expf(-INFINITY) == 0.0f);
+    CHECK(isfinite(fast_expf(100.0f)));
+    CHECK(fast_expf(100.0f) > 1e38f);
+    CHECK_NEAR(fast_tanhf(0.0f), 0.0, 1e-7);
+    CHECK_NEAR(fast_tanhf(20.0f), 1.0, 1e-7);
+    CHECK_NEAR(fast_tanhf(-20.0f), -1.0, 1e-7);
+    CHECK_NEAR(fast_tanhf(0.3f), tanh(0.3), 3e-7);
+}
+
+/* ---- benchmark mode: test_kernels --bench ---------------------------------- */
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define BENCH(label, flops, call)                                              \
+    do {                                                                       \
+        call;                                                                  \
+        double bench_start_ = seconds_now();                                   \
+        for (int bench_i_ = 0; bench_i_ < 5; bench_i_++)                       \
+            call;                                                              \
+        double bench_ms_ = (seconds_now() - bench_start_) / 5 * 1e3;           \
+        printf("%-28s %9.2f ms %8.1f GFLOP/s\n", label, bench_ms_,             \
+               (flops) / (bench_ms_ * 1e6));                                   \
+    } while (0)
+
+/* Times each kernel at the shapes of one layer of the demo model
+ * (configs/models/demo.yaml with batch 16: N = 2048 rows, C = 256). */
+static void benchmark(void)
+{
+    const int64_t b = 16, t = 128, c = 256, nh = 4, vp = 8192, n = b * t;
+    float *x = random_floats(n * 4 * c), *y = random_floats(n * 4 * c);
+    float *w = random_floats(4 * c * c), *dw = random_floats(4 * c * c), *bias = random_floats(4 * c);
+    float *qkv = random_floats(n * 3 * c), *dqkv = random_floats(n * 3 * c);
+    float *att = random_floats(n * c), *datt = random_floats(n * c), *lse = random_floats(b * nh * t);
+    float *logits = random_floats(n * vp), *wte = random_floats(vp * c), *losses = random_floats(n);
+    int32_t *targets = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        targets[i] = (int32_t)(i % vp);
+
+    tensor_t t_in = TENSOR_2D(x, n, c), t_w = TENSOR_2D(w, 4 * c, c), t_b = TENSOR_1D(bias, 4 * c);
+    tensor_t t_out = TENSOR_2D(y, n, 4 * c), t_dw = TENSOR_2D(dw, 4 * c, c);
+    tensor_t t_din = TENSOR_2D(x + n * c, n, c), t_db = TENSOR_1D(bias, 4 * c);
+    double mm = 2.0 * n * c * 4 * c;
+    BENCH("matmul forward (fc)", mm, kernels_matmul_forward(&t_out, &t_in, &t_w, &t_b));
+    BENCH("matmul backward (fc)", 2 * mm,
+          kernels_matmul_backward(&t_din, &t_dw, &t_db, &t_out, &t_in, &t_w));
+
+    tensor_t t_qkv = TENSOR_3D(qkv, b, t, 3 * c), t_att = TENSOR_3D(att, b, t, c);
+    tensor_t t_lse = TENSOR_3D(lse, b, nh, t), t_dqkv = TENSOR_3D(dqkv, b, t, 3 * c);
+    tensor_t t_datt = TENSOR_3D(datt, b, t, c);
+    double attn = 2.0 * b * t * t * c; /* causal: half of 2 products of 2 * T * T * C */
+    BENCH("attention forward", attn, kernels_attention_forward(&t_att, &t_lse, &t_qkv, (int)nh));
+    BENCH("attention backward", 2 * attn,
+          kernels_attention_backward(&t_dqkv, &t_datt, &t_qkv, &t_att, &t_lse, (int)nh));
+
+    tensor_t t_ln = TENSOR_2D(y, n, c), t_lw = TENSOR_1D(w, c), t_lb = TENSOR_1D(bias, c);
+    tensor_t t_mean = TENSOR_1D(losses, n), t_rstd = TENSOR_1D(lse, n);
+    tensor_t t_dlw = TENSOR_1D(dw, c), t_dlb = TENSOR_1D(dw + c, c);
+    BENCH("layernorm forward", 8.0 * n * c,
+          kernels_layernorm_forward(&t_ln, &t_mean, &t_rstd, &t_in, &t_lw, &t_lb, 1e-5f));
+    BENCH("layernorm backward", 16.0 * n * c,
+          kernels_layernorm_backward(&t_din, &t_dlw, &t_dlb, &t_ln, &t_in, &t_lw, &t_mean,
+                                     &t_rstd));
+
+    tensor_t t_h = TENSOR_2D(x, n, 4 * c), t_g = TENSOR_2D(y, n, 4 * c);
+    BENCH("gelu forward", 10.0 * n * 4 * c, kernels_gelu_forward(&t_g, &t_h));
+    BENCH("gelu backward", 20.0 * n * 4 * c, kernels_gelu_backward(&t_g, &t_g, &t_h));
+
+    tensor_t t_logits = TENSOR_2D(logits, n, vp), t_wte = TENSOR_2D(wte, vp, c);
+    tensor_t t_tg = tensor_i32(targets, 1, n, 1), t_losses = TENSOR_1D(losses, n);
+    tensor_t t_rowlse = TENSOR_1D(lse, n), t_lnf = TENSOR_2D(x, n, c);
+    BENCH("matmul forward (logits)", 2.0 * n * c * vp,
+          kernels_matmul_forward(&t_logits, &t_lnf, &t_wte, NULL));
+    BENCH("crossentropy forward", 4.0 * n * vp,
+          kernels_crossentropy_forward(&t_losses, &t_rowlse, &t_logits, &t_tg, (int)vp));
+    BENCH("crossentropy backward", 4.0 * n * vp,
+          kernels_crossentropy_backward(&t_logits, &t_logits, &t_rowlse, &t_tg, (int)vp,
+                                        1.0f / (float)n));
+
+    free(x), free(y), free(w), free(dw), free(bias), free(qkv), free(dqkv), free(att);
+    free(datt), free(lse), free(logits), free(wte), free(losses), free(targets);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
+        benchmark();
+        return 0;
+    }
+    test_matmul(37);
+    test_matmul(130);
     test_layernorm();
     test_attention();
     test_gelu();
     test_embedding();
     test_crossentropy();
     test_adamw();
+    test_fast_exp();
     return CHECK_DONE();
 }

@@ -109,10 +109,12 @@ static int generate(const generate_settings_t *s, const model_t *model,
     int n_ctx = model->config.n_ctx;
     int64_t eot = tokenizer_eot_id(tokenizer);
 
+    /* Only ids the tokenizer can decode are sampled; run() checked that the
+     * model's vocabulary covers them, and any extra rows are never picked. */
     if (!logits || encode_prompt(s, tokenizer, &ids) != 0 ||
         model_kv_cache_init(model, &cache) != 0 ||
-        sampler_init(&sampler, model->config.vocab_size, s->temperature, (int)s->top_k,
-                     (uint64_t)s->seed) != 0)
+        sampler_init(&sampler, (int)tokenizer_vocab_size(tokenizer), s->temperature,
+                     (int)s->top_k, (uint64_t)s->seed) != 0)
         goto done;
 
     size_t first = 0;

@@ -23,6 +23,8 @@
 #include "model.h"
 #include "optimizer.h"
 #include "outdir.h"
+#include "stage.h"
+#include "stats.h"
 #include "tokenizer.h"
 #include "train_log.h"
 
@@ -52,10 +54,10 @@ typedef struct {
 /* Finds the tokenizer, checks it against the shards and records its hash. */
 static int load_tokenizer(trainer_t *tr)
 {
-    const char *given = tr->settings->tokenizer_path;
+    const char *tokenizer_option = tr->settings->tokenizer_path;
     char *path;
-    if (given) {
-        path = strdup(given);
+    if (tokenizer_option) {
+        path = strdup(tokenizer_option);
     } else {
         size_t size = strlen(tr->shard_folder) + 32;
         path = malloc(size);
@@ -393,7 +395,18 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
     if (train_metrics_write(tr->output, &metrics) != 0)
         return -1;
     train_log_close(&tr->log);
-    return record_outputs(tr);
+    if (record_outputs(tr) != 0)
+        return -1;
+
+    /* Training keeps or drops no records; the stats carry the token counts. */
+    stats_t stats;
+    stats_init(&stats, "train");
+    stats_count(&stats, "steps", (uint64_t)tr->settings->steps);
+    stats_count(&stats, "train_tokens", (uint64_t)tr->settings->steps * tr->b * tr->t);
+    stats_count(&stats, "val_tokens", metrics.val_tokens);
+    int status = stage_write_stats(tr->program, &stats, tr->outdir);
+    stats_free(&stats);
+    return status;
 }
 
 /* Builds the identity of the run: settings plus the hashes of the shard
