@@ -36,8 +36,14 @@ enum {
     HEADER_INDEX_SIZE = 64,
     HEADER_INDEX_CHECKSUM = 72,
     HEADER_TOKENIZER_HASH = 80,
-    HEADER_CHECKSUM = 144,
+    HEADER_CHECKSUM_V1 = 144,   /* version 1: checksum of bytes 0..143 */
+    HEADER_KIND = 144,          /* version 2 fields from here */
+    HEADER_SPAN_COUNT = 152,
+    HEADER_PAIR_COUNT = 160,
+    HEADER_CHECKSUM = 184,      /* version 2: checksum of bytes 0..183 */
 };
+
+enum { SPAN_ENTRY_SIZE = 16, PAIR_ENTRY_SIZE = 24 };
 
 typedef struct {
     uint64_t offset;            /* file offset of the compressed frame */
@@ -80,7 +86,13 @@ uint32_t shard_token_bytes_for_vocab(uint32_t vocab_size)
     return vocab_size <= 65536u ? 2u : 4u;
 }
 
-/* Packs tokens into little-endian bytes of the given width. */
+/*
+ * Packs tokens into little-endian bytes of the given width, one token after
+ * the other. Byte planes (all low bytes, then all high bytes) were measured
+ * on the demo corpus: they decode about 1.6 times faster but compress worse
+ * (71% instead of 63% of the raw size), because zstd then finds no repeated
+ * token sequences as repeated byte strings.
+ */
 static void pack_tokens(const int32_t *tokens, size_t count, uint32_t width, uint8_t *out)
 {
     for (size_t i = 0; i < count; i++) {
@@ -96,12 +108,13 @@ static void pack_tokens(const int32_t *tokens, size_t count, uint32_t width, uin
 
 static void unpack_tokens(const uint8_t *bytes, size_t count, uint32_t width, int32_t *out)
 {
-    for (size_t i = 0; i < count; i++) {
-        if (width == 2)
+    if (width == 2) {
+        for (size_t i = 0; i < count; i++)
             out[i] = (int32_t)((uint32_t)bytes[2 * i] | ((uint32_t)bytes[2 * i + 1] << 8));
-        else
-            out[i] = (int32_t)get_u32(bytes + 4 * i);
+        return;
     }
+    for (size_t i = 0; i < count; i++)
+        out[i] = (int32_t)get_u32(bytes + 4 * i);
 }
 
 /* ---- writer ---- */
@@ -121,6 +134,10 @@ struct shard_writer {
     size_t frame_capacity;
     uint64_t *doc_starts;
     size_t doc_capacity;
+    uint64_t *spans;            /* (start, end) token offsets, two values per span */
+    size_t span_capacity;       /* in values */
+    shard_pair_t *pairs;
+    size_t pair_capacity;
     uint64_t file_offset;
 };
 
@@ -173,6 +190,8 @@ shard_writer_t *shard_writer_open(const char *path, const shard_writer_options_t
     w->info.frame_tokens = options->frame_tokens ? options->frame_tokens
                                                  : SHARD_DEFAULT_FRAME_TOKENS;
     snprintf(w->info.tokenizer_hash, sizeof w->info.tokenizer_hash, "%s", hash);
+    w->info.kind = options->kind;
+    w->info.header_size = SHARD_HEADER_SIZE;
     w->zstd_level = options->zstd_level;
     w->path = strdup(path);
     w->frame = malloc((size_t)w->info.frame_tokens * sizeof *w->frame);
@@ -181,6 +200,15 @@ shard_writer_t *shard_writer_open(const char *path, const shard_writer_options_t
                                                 w->info.token_bytes);
     w->compressed = malloc(w->compressed_capacity);
     w->cctx = ZSTD_createCCtx();
+    if (w->cctx) {
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->zstd_level);
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching,
+                               options->long_distance ? 1 : 0);
+    }
+    if (options->kind > SHARD_KIND_PREFERENCE) {
+        log_error("%s: unknown shard kind %u", path, options->kind);
+        goto fail;
+    }
     if (!w->path || !w->frame || !w->packed || !w->compressed || !w->cctx) {
         log_error("%s: out of memory opening a shard writer", path);
         goto fail;
@@ -205,8 +233,8 @@ static int flush_frame(shard_writer_t *w)
         return 0;
     size_t raw_size = w->frame_fill * w->info.token_bytes;
     pack_tokens(w->frame, w->frame_fill, w->info.token_bytes, w->packed);
-    size_t size = ZSTD_compressCCtx(w->cctx, w->compressed, w->compressed_capacity, w->packed,
-                                    raw_size, w->zstd_level);
+    size_t size = ZSTD_compress2(w->cctx, w->compressed, w->compressed_capacity, w->packed,
+                                 raw_size);
     if (ZSTD_isError(size)) {
         log_error("%s: zstd compression of frame %llu failed: %s", w->path,
                   (unsigned long long)w->info.frame_count, ZSTD_getErrorName(size));
@@ -262,6 +290,58 @@ int shard_writer_add_document(shard_writer_t *w, const int32_t *tokens, size_t c
     return 0;
 }
 
+int shard_writer_add_masked(shard_writer_t *w, const int32_t *tokens, size_t count,
+                            const uint32_t *spans, size_t span_count)
+{
+    for (size_t i = 0; i < span_count; i++) {
+        uint32_t start = spans[2 * i], end = spans[2 * i + 1];
+        if (start >= end || end > count || (i > 0 && start < spans[2 * i - 1])) {
+            log_error("%s: loss-mask span %zu (%u..%u) of document %llu is empty, overlaps "
+                      "the one before or ends past the document's %zu tokens", w->path, i,
+                      start, end, (unsigned long long)w->info.document_count, count);
+            return -1;
+        }
+    }
+    uint64_t base = w->info.token_count + 1;        /* after the end-of-text token */
+    if (grow((void **)&w->spans, &w->span_capacity, 2 * (w->info.span_count + span_count),
+             sizeof *w->spans) != 0) {
+        log_error("%s: out of memory for the loss-mask spans", w->path);
+        return -1;
+    }
+    if (shard_writer_add_document(w, tokens, count) != 0)
+        return -1;
+    for (size_t i = 0; i < span_count; i++) {
+        uint64_t start = base + spans[2 * i], end = base + spans[2 * i + 1];
+        uint64_t *last = w->info.span_count ? &w->spans[2 * w->info.span_count - 1] : NULL;
+        if (last && *last == start) {       /* join touching spans */
+            *last = end;
+            continue;
+        }
+        w->spans[2 * w->info.span_count] = start;
+        w->spans[2 * w->info.span_count + 1] = end;
+        w->info.span_count++;
+    }
+    return 0;
+}
+
+int shard_writer_add_pair(shard_writer_t *w, const int32_t *prompt, size_t prompt_count,
+                          const int32_t *chosen, size_t chosen_count, const int32_t *rejected,
+                          size_t rejected_count)
+{
+    if (grow((void **)&w->pairs, &w->pair_capacity, w->info.pair_count + 1,
+             sizeof *w->pairs) != 0) {
+        log_error("%s: out of memory for the preference pairs", w->path);
+        return -1;
+    }
+    uint64_t first = w->info.document_count;
+    if (shard_writer_add_document(w, prompt, prompt_count) != 0 ||
+        shard_writer_add_document(w, chosen, chosen_count) != 0 ||
+        shard_writer_add_document(w, rejected, rejected_count) != 0)
+        return -1;
+    w->pairs[w->info.pair_count++] = (shard_pair_t){first, first + 1, first + 2};
+    return 0;
+}
+
 uint64_t shard_writer_token_count(const shard_writer_t *w)
 {
     return w->info.token_count;
@@ -272,11 +352,13 @@ uint64_t shard_writer_document_count(const shard_writer_t *w)
     return w->info.document_count;
 }
 
-/* Serializes the index: frame entries, then document starts. */
+/* Serializes the index: frame entries, document starts, loss-mask spans, pairs. */
 static uint8_t *encode_index(const shard_writer_t *w, size_t *size)
 {
     size_t frames_size = (size_t)w->info.frame_count * SHARD_FRAME_ENTRY_SIZE;
-    *size = frames_size + (size_t)w->info.document_count * 8;
+    size_t docs_size = (size_t)w->info.document_count * 8;
+    size_t spans_size = (size_t)w->info.span_count * SPAN_ENTRY_SIZE;
+    *size = frames_size + docs_size + spans_size + (size_t)w->info.pair_count * PAIR_ENTRY_SIZE;
     uint8_t *index = malloc(*size ? *size : 1);
     if (!index)
         return NULL;
@@ -290,6 +372,14 @@ static uint8_t *encode_index(const shard_writer_t *w, size_t *size)
     }
     for (uint64_t i = 0; i < w->info.document_count; i++)
         put_u64(index + frames_size + i * 8, w->doc_starts[i]);
+    uint8_t *p = index + frames_size + docs_size;
+    for (uint64_t i = 0; i < 2 * w->info.span_count; i++, p += 8)
+        put_u64(p, w->spans[i]);
+    for (uint64_t i = 0; i < w->info.pair_count; i++, p += PAIR_ENTRY_SIZE) {
+        put_u64(p, w->pairs[i].prompt);
+        put_u64(p + 8, w->pairs[i].chosen);
+        put_u64(p + 16, w->pairs[i].rejected);
+    }
     return index;
 }
 
@@ -311,6 +401,9 @@ static void encode_header(const shard_info_t *info, uint64_t index_checksum,
     put_u64(header + HEADER_INDEX_SIZE, info->index_size);
     put_u64(header + HEADER_INDEX_CHECKSUM, index_checksum);
     memcpy(header + HEADER_TOKENIZER_HASH, info->tokenizer_hash, strlen(info->tokenizer_hash));
+    put_u32(header + HEADER_KIND, info->kind);
+    put_u64(header + HEADER_SPAN_COUNT, info->span_count);
+    put_u64(header + HEADER_PAIR_COUNT, info->pair_count);
     put_u64(header + HEADER_CHECKSUM, XXH3_64bits(header, HEADER_CHECKSUM));
 }
 
@@ -361,6 +454,8 @@ done:
     ZSTD_freeCCtx(w->cctx);
     free(w->frames);
     free(w->doc_starts);
+    free(w->spans);
+    free(w->pairs);
     free(w);
     return 0;
 }
@@ -380,6 +475,8 @@ void shard_writer_abort(shard_writer_t *w)
     ZSTD_freeCCtx(w->cctx);
     free(w->frames);
     free(w->doc_starts);
+    free(w->spans);
+    free(w->pairs);
     free(w);
 }
 
@@ -392,6 +489,8 @@ struct shard_reader {
     shard_info_t info;
     frame_entry_t *frames;
     uint64_t *doc_starts;
+    uint64_t *spans;            /* (start, end) pairs */
+    shard_pair_t *pairs;
     ZSTD_DCtx *dctx;
     void *compressed;           /* the largest compressed frame fits */
     uint8_t *packed;
@@ -432,16 +531,30 @@ static int decode_header(shard_reader_t *r, const uint8_t *header, uint64_t *ind
         return -1;
     }
     info->version = get_u32(header + HEADER_VERSION);
-    if (info->version != SHARD_VERSION) {
-        log_error("%s: shard format version %u is not supported (this build reads version %u); "
-                  "rebuild the shards with this version of shard", r->path, info->version,
-                  SHARD_VERSION);
+    if (info->version != 1 && info->version != SHARD_VERSION) {
+        log_error("%s: shard format version %u is not supported (this build reads versions 1 "
+                  "to %u); rebuild the shards with this version of shard", r->path,
+                  info->version, SHARD_VERSION);
         return -1;
     }
-    if (get_u64(header + HEADER_CHECKSUM) != XXH3_64bits(header, HEADER_CHECKSUM)) {
-        log_error("%s: header checksum mismatch at byte %u; the file is damaged", r->path,
-                  HEADER_CHECKSUM);
+    info->header_size = info->version == 1 ? SHARD_HEADER_SIZE_V1 : SHARD_HEADER_SIZE;
+    unsigned checksum_at = info->version == 1 ? HEADER_CHECKSUM_V1 : HEADER_CHECKSUM;
+    if (get_u32(header + HEADER_SIZE_FIELD) != info->header_size ||
+        r->file_size < info->header_size) {
+        log_error("%s: header size field at byte %u is %u, expected %u for version %u; the "
+                  "file is damaged or truncated", r->path, HEADER_SIZE_FIELD,
+                  get_u32(header + HEADER_SIZE_FIELD), info->header_size, info->version);
         return -1;
+    }
+    if (get_u64(header + checksum_at) != XXH3_64bits(header, checksum_at)) {
+        log_error("%s: header checksum mismatch at byte %u; the file is damaged", r->path,
+                  checksum_at);
+        return -1;
+    }
+    if (info->version >= 2) {
+        info->kind = get_u32(header + HEADER_KIND);
+        info->span_count = get_u64(header + HEADER_SPAN_COUNT);
+        info->pair_count = get_u64(header + HEADER_PAIR_COUNT);
     }
     info->token_bytes = get_u32(header + HEADER_TOKEN_BYTES);
     info->vocab_size = get_u32(header + HEADER_VOCAB_SIZE);
@@ -457,8 +570,22 @@ static int decode_header(shard_reader_t *r, const uint8_t *header, uint64_t *ind
     info->tokenizer_hash[SHARD_HASH_CAPACITY] = '\0';
 
     bool width_ok = info->token_bytes == shard_token_bytes_for_vocab(info->vocab_size);
+    bool counts_ok = info->kind <= SHARD_KIND_PREFERENCE &&
+                     info->span_count <= info->token_count &&
+                     info->pair_count <= info->document_count / 3 &&
+                     info->frame_count <= info->token_count &&
+                     info->token_count < (1ull << 56);
     uint64_t expected_index = info->frame_count * SHARD_FRAME_ENTRY_SIZE +
-                              info->document_count * 8;
+                              info->document_count * 8 + info->span_count * SPAN_ENTRY_SIZE +
+                              info->pair_count * PAIR_ENTRY_SIZE;
+    if (!counts_ok) {
+        log_error("%s: inconsistent shard header (kind %u, %llu loss-mask spans, %llu pairs for "
+                  "%llu tokens, %llu documents); the file is damaged", r->path, info->kind,
+                  (unsigned long long)info->span_count, (unsigned long long)info->pair_count,
+                  (unsigned long long)info->token_count,
+                  (unsigned long long)info->document_count);
+        return -1;
+    }
     if (!width_ok || info->frame_tokens == 0 || info->eot_id >= info->vocab_size ||
         info->document_count > info->token_count || info->index_size != expected_index ||
         info->frame_count != (info->token_count + info->frame_tokens - 1) / info->frame_tokens) {
@@ -468,8 +595,8 @@ static int decode_header(shard_reader_t *r, const uint8_t *header, uint64_t *ind
                   (unsigned long long)info->frame_count, (unsigned long long)info->token_count);
         return -1;
     }
-    if (info->index_offset < SHARD_HEADER_SIZE ||
-        info->index_offset + info->index_size != r->file_size) {
+    if (info->index_offset < info->header_size || info->index_offset > r->file_size ||
+        info->index_size != r->file_size - info->index_offset) {
         log_error("%s: file size %llu does not match the index at byte %llu (%llu bytes); "
                   "the file is truncated or damaged", r->path,
                   (unsigned long long)r->file_size, (unsigned long long)info->index_offset,
@@ -495,7 +622,7 @@ static int decode_index(shard_reader_t *r, const uint8_t *index)
         uint64_t expected_count = last ? info->token_count - i * info->frame_tokens
                                        : info->frame_tokens;
         if (f->first_token != i * info->frame_tokens || f->token_count != expected_count ||
-            f->offset < SHARD_HEADER_SIZE ||
+            f->offset < info->header_size ||
             f->offset + f->compressed_size > info->index_offset) {
             log_error("%s: index entry of frame %llu (offset %llu, %u bytes, %u tokens) is "
                       "invalid; the file is damaged", r->path, (unsigned long long)i,
@@ -515,6 +642,29 @@ static int decode_index(shard_reader_t *r, const uint8_t *index)
                       (unsigned long long)r->doc_starts[i]);
             return -1;
         }
+    }
+    const uint8_t *p = docs + info->document_count * 8;
+    for (uint64_t i = 0; i < info->span_count; i++, p += SPAN_ENTRY_SIZE) {
+        uint64_t start = get_u64(p), end = get_u64(p + 8);
+        if (start >= end || end > info->token_count || (i > 0 && start < r->spans[2 * i - 1])) {
+            log_error("%s: loss-mask span %llu (tokens %llu..%llu) is empty, out of order or "
+                      "past the end; the file is damaged", r->path, (unsigned long long)i,
+                      (unsigned long long)start, (unsigned long long)end);
+            return -1;
+        }
+        r->spans[2 * i] = start;
+        r->spans[2 * i + 1] = end;
+    }
+    for (uint64_t i = 0; i < info->pair_count; i++, p += PAIR_ENTRY_SIZE) {
+        shard_pair_t pair = {get_u64(p), get_u64(p + 8), get_u64(p + 16)};
+        if (pair.prompt >= info->document_count || pair.chosen >= info->document_count ||
+            pair.rejected >= info->document_count) {
+            log_error("%s: preference pair %llu names a document past the %llu of the shard; "
+                      "the file is damaged", r->path, (unsigned long long)i,
+                      (unsigned long long)info->document_count);
+            return -1;
+        }
+        r->pairs[i] = pair;
     }
     r->compressed = malloc(max_compressed ? max_compressed : 1);
     return r->compressed ? 0 : -1;
@@ -537,21 +687,25 @@ shard_reader_t *shard_reader_open(const char *path)
         goto fail;
     }
     r->file_size = (uint64_t)st.st_size;
-    if (r->file_size < SHARD_HEADER_SIZE) {
+    if (r->file_size < SHARD_HEADER_SIZE_V1) {
         log_error("%s: file is truncated: %llu bytes, shorter than the %u-byte header", path,
-                  (unsigned long long)r->file_size, SHARD_HEADER_SIZE);
+                  (unsigned long long)r->file_size, SHARD_HEADER_SIZE_V1);
         goto fail;
     }
-    uint8_t header[SHARD_HEADER_SIZE];
+    uint8_t header[SHARD_HEADER_SIZE] = {0};
     uint64_t index_checksum = 0;
-    if (read_at(r, header, sizeof header, 0, "the header") != 0 ||
+    size_t header_read = r->file_size < SHARD_HEADER_SIZE ? SHARD_HEADER_SIZE_V1
+                                                          : SHARD_HEADER_SIZE;
+    if (read_at(r, header, header_read, 0, "the header") != 0 ||
         decode_header(r, header, &index_checksum) != 0)
         goto fail;
 
     index = malloc(r->info.index_size ? r->info.index_size : 1);
     r->frames = calloc(r->info.frame_count + 1, sizeof *r->frames);
     r->doc_starts = calloc(r->info.document_count + 1, sizeof *r->doc_starts);
-    if (!index || !r->frames || !r->doc_starts) {
+    r->spans = calloc(2 * r->info.span_count + 1, sizeof *r->spans);
+    r->pairs = calloc(r->info.pair_count + 1, sizeof *r->pairs);
+    if (!index || !r->frames || !r->doc_starts || !r->spans || !r->pairs) {
         log_error("%s: out of memory loading the shard index", path);
         goto fail;
     }
@@ -594,6 +748,43 @@ const char *shard_reader_path(const shard_reader_t *r)
 uint64_t shard_reader_document_start(const shard_reader_t *r, uint64_t index)
 {
     return r->doc_starts[index];
+}
+
+uint64_t shard_reader_document_length(const shard_reader_t *r, uint64_t index)
+{
+    uint64_t end = index + 1 < r->info.document_count ? r->doc_starts[index + 1]
+                                                      : r->info.token_count;
+    return end - r->doc_starts[index];
+}
+
+void shard_reader_loss_mask(const shard_reader_t *r, uint64_t start, size_t count,
+                            uint8_t *mask)
+{
+    if (r->info.span_count == 0) {
+        memset(mask, r->info.kind == SHARD_KIND_DOCUMENTS ? 1 : 0, count);
+        return;
+    }
+    memset(mask, 0, count);
+    /* First span whose end is past `start`: binary search over the span ends. */
+    uint64_t low = 0, high = r->info.span_count;
+    while (low < high) {
+        uint64_t middle = low + (high - low) / 2;
+        if (r->spans[2 * middle + 1] <= start)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    uint64_t end = start + count;
+    for (uint64_t i = low; i < r->info.span_count && r->spans[2 * i] < end; i++) {
+        uint64_t from = r->spans[2 * i] > start ? r->spans[2 * i] : start;
+        uint64_t to = r->spans[2 * i + 1] < end ? r->spans[2 * i + 1] : end;
+        memset(mask + (from - start), 1, (size_t)(to - from));
+    }
+}
+
+shard_pair_t shard_reader_pair(const shard_reader_t *r, uint64_t index)
+{
+    return r->pairs[index];
 }
 
 int shard_reader_read_frame(shard_reader_t *r, uint64_t frame, int32_t *tokens, size_t *count)
@@ -705,6 +896,8 @@ void shard_reader_close(shard_reader_t *r)
     free(r->path);
     free(r->frames);
     free(r->doc_starts);
+    free(r->spans);
+    free(r->pairs);
     ZSTD_freeDCtx(r->dctx);
     free(r->compressed);
     free(r->packed);

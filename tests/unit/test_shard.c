@@ -5,6 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+#include <zstd.h>
+
 #include "check.h"
 #include "shard.h"
 
@@ -225,6 +228,164 @@ static void test_empty_and_deterministic(void)
     }
 }
 
+/* Documents with loss-mask spans: masks come back per token, across frames. */
+static void test_loss_masks(void)
+{
+    char path[256];
+    path_for(path, sizeof path, "sft.lshard");
+    shard_writer_options_t options = {.vocab_size = 500, .eot_id = 0, .frame_tokens = 5,
+                                      .kind = SHARD_KIND_SFT, .long_distance = true};
+    shard_writer_t *writer = shard_writer_open(path, &options);
+    CHECK(writer != NULL);
+    if (!writer)
+        return;
+    int32_t tokens[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    uint32_t spans[4] = {2, 5, 8, 12};
+    uint32_t touching[4] = {0, 1, 1, 3};
+    uint32_t overlapping[4] = {0, 4, 3, 5};
+    CHECK_INT_EQ(shard_writer_add_masked(writer, tokens, 12, spans, 2), 0);
+    CHECK_INT_EQ(shard_writer_add_masked(writer, tokens, 3, touching, 2), 0);
+    CHECK_INT_EQ(shard_writer_add_masked(writer, tokens, 5, overlapping, 2), -1);
+    CHECK_INT_EQ(shard_writer_add_masked(writer, tokens, 4, spans, 1), -1); /* past the end */
+    CHECK_INT_EQ(shard_writer_add_masked(writer, tokens, 4, NULL, 0), 0);
+    CHECK_INT_EQ(shard_writer_finish(writer), 0);
+
+    shard_reader_t *reader = shard_reader_open(path);
+    CHECK(reader != NULL);
+    if (!reader)
+        return;
+    const shard_info_t *info = shard_reader_info(reader);
+    CHECK_INT_EQ(info->version, SHARD_VERSION);
+    CHECK_INT_EQ(info->kind, SHARD_KIND_SFT);
+    CHECK_INT_EQ(info->span_count, 3);      /* the touching spans were joined */
+    CHECK_INT_EQ(info->token_count, 13 + 4 + 5);
+    uint8_t mask[22];
+    shard_reader_loss_mask(reader, 0, 22, mask);
+    const uint8_t expected[22] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1,
+                                  0, 1, 1, 1, 0, 0, 0, 0, 0};
+    CHECK(memcmp(mask, expected, sizeof expected) == 0);
+    shard_reader_loss_mask(reader, 4, 7, mask);
+    CHECK(memcmp(mask, expected + 4, 7) == 0);
+    CHECK_INT_EQ(shard_reader_document_length(reader, 1), 4);
+    CHECK_INT_EQ(shard_reader_verify(reader), 0);
+    shard_reader_close(reader);
+}
+
+static void test_preference_pairs(void)
+{
+    char path[256];
+    path_for(path, sizeof path, "pairs.lshard");
+    shard_writer_options_t options = {.vocab_size = 70000, .eot_id = 3,
+                                      .kind = SHARD_KIND_PREFERENCE};
+    shard_writer_t *writer = shard_writer_open(path, &options);
+    CHECK(writer != NULL);
+    if (!writer)
+        return;
+    int32_t prompt[3] = {10, 11, 12}, chosen[2] = {66000, 21}, rejected[1] = {30};
+    CHECK_INT_EQ(shard_writer_add_pair(writer, prompt, 3, chosen, 2, rejected, 1), 0);
+    CHECK_INT_EQ(shard_writer_add_pair(writer, prompt, 1, rejected, 1, chosen, 2), 0);
+    CHECK_INT_EQ(shard_writer_finish(writer), 0);
+    shard_reader_t *reader = shard_reader_open(path);
+    CHECK(reader != NULL);
+    if (!reader)
+        return;
+    CHECK_INT_EQ(shard_reader_info(reader)->pair_count, 2);
+    CHECK_INT_EQ(shard_reader_info(reader)->document_count, 6);
+    shard_pair_t pair = shard_reader_pair(reader, 1);
+    CHECK_INT_EQ(pair.prompt, 3);
+    CHECK_INT_EQ(pair.chosen, 4);
+    CHECK_INT_EQ(pair.rejected, 5);
+    int32_t got[3];
+    CHECK_INT_EQ(shard_reader_read_tokens(reader, shard_reader_document_start(reader, 5) + 1, 2,
+                                          got), 0);
+    CHECK_INT_EQ(got[0], 66000);
+    CHECK_INT_EQ(got[1], 21);
+    CHECK_INT_EQ(shard_reader_verify(reader), 0);
+    shard_reader_close(reader);
+}
+
+static void put_le(uint8_t *p, uint64_t value, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(value >> (8 * i));
+}
+
+/*
+ * A version 1 file (160-byte header, interleaved token bytes, no kind, spans
+ * or pairs), written here byte by byte, still reads.
+ */
+static void test_reads_version_1(void)
+{
+    char path[256], old_path[256];
+    path_for(path, sizeof path, "v2.lshard");
+    path_for(old_path, sizeof old_path, "v1.lshard");
+    int32_t stream[64 * 20];
+    uint64_t starts[20];
+    const uint32_t frame_tokens = 16;
+    size_t total = write_sample(path, 1000, frame_tokens, 20, stream, starts);
+    CHECK(total > 0);
+    size_t frames = (total + frame_tokens - 1) / frame_tokens;
+    size_t capacity = SHARD_HEADER_SIZE_V1 + frames * ZSTD_compressBound(2 * frame_tokens) +
+                      frames * SHARD_FRAME_ENTRY_SIZE + 20 * 8;
+    uint8_t *old = calloc(1, capacity);
+    size_t at = SHARD_HEADER_SIZE_V1;
+    uint8_t *entries = malloc(frames * SHARD_FRAME_ENTRY_SIZE);
+    for (size_t f = 0; f < frames; f++) {
+        uint8_t raw[32];
+        size_t count = total - f * frame_tokens < frame_tokens ? total - f * frame_tokens
+                                                               : frame_tokens;
+        for (size_t i = 0; i < count; i++)
+            put_le(raw + 2 * i, (uint64_t)stream[f * frame_tokens + i], 2);
+        size_t size = ZSTD_compress(old + at, capacity - at, raw, 2 * count, 3);
+        uint8_t *entry = entries + f * SHARD_FRAME_ENTRY_SIZE;
+        put_le(entry, at, 8);
+        put_le(entry + 8, size, 4);
+        put_le(entry + 12, count, 4);
+        put_le(entry + 16, f * frame_tokens, 8);
+        put_le(entry + 24, XXH3_64bits(raw, 2 * count), 8);
+        at += size;
+    }
+    size_t index_offset = at;
+    memcpy(old + at, entries, frames * SHARD_FRAME_ENTRY_SIZE);
+    at += frames * SHARD_FRAME_ENTRY_SIZE;
+    for (int d = 0; d < 20; d++, at += 8)
+        put_le(old + at, starts[d], 8);
+    memcpy(old, SHARD_MAGIC, 8);
+    put_le(old + 8, 1, 4);
+    put_le(old + 12, SHARD_HEADER_SIZE_V1, 4);
+    put_le(old + 16, 2, 4);
+    put_le(old + 20, 1000, 4);
+    put_le(old + 24, 999, 4);
+    put_le(old + 28, frame_tokens, 4);
+    put_le(old + 32, total, 8);
+    put_le(old + 40, 20, 8);
+    put_le(old + 48, frames, 8);
+    put_le(old + 56, index_offset, 8);
+    put_le(old + 64, at - index_offset, 8);
+    put_le(old + 72, XXH3_64bits(old + index_offset, at - index_offset), 8);
+    memcpy(old + 80, "0123456789abcdef", 16);
+    put_le(old + 144, XXH3_64bits(old, 144), 8);
+    write_file(old_path, old, at);
+    shard_reader_t *reader = shard_reader_open(old_path);
+    CHECK(reader != NULL);
+    if (reader) {
+        CHECK_INT_EQ(shard_reader_info(reader)->version, 1);
+        CHECK_INT_EQ(shard_reader_info(reader)->kind, SHARD_KIND_DOCUMENTS);
+        CHECK_INT_EQ(shard_reader_verify(reader), 0);
+        int32_t *tokens = malloc(total * sizeof *tokens);
+        CHECK_INT_EQ(shard_reader_read_tokens(reader, 0, total, tokens), 0);
+        CHECK(memcmp(tokens, stream, total * sizeof *tokens) == 0);
+        CHECK_INT_EQ(shard_reader_document_start(reader, 3), starts[3]);
+        uint8_t mask[4];
+        shard_reader_loss_mask(reader, 0, 4, mask);
+        CHECK(mask[0] == 1 && mask[3] == 1);
+        free(tokens);
+        shard_reader_close(reader);
+    }
+    free(entries);
+    free(old);
+}
+
 int main(void)
 {
     if (!mkdtemp(directory)) {
@@ -238,6 +399,9 @@ int main(void)
     test_damaged_files();
     test_rejects_bad_input();
     test_empty_and_deterministic();
+    test_loss_masks();
+    test_preference_pairs();
+    test_reads_version_1();
     char command[300];
     snprintf(command, sizeof command, "rm -rf '%s'", directory);
     if (system(command) != 0)

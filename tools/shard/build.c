@@ -6,6 +6,10 @@
  * Each document goes to the val split when a hash of its id falls below
  * val-fraction, else to train. The last document is held back until the end
  * so that it can fill a split that would otherwise be empty.
+ *
+ * In the sft and preference modes the input lines are conversation records
+ * (records.h); the workers parse and render them, and the id that decides the
+ * split is the record's "id" or a hash of its line.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,10 +20,12 @@
 #include <xxhash.h>
 
 #include "docio.h"
+#include "records.h"
 #include "log.h"
 #include "shard.h"
 #include "shard_tool.h"
 #include "stage.h"
+#include "textio.h"
 #include "tokenizer.h"
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_COUNT = 2 };
@@ -32,6 +38,7 @@ typedef struct {
     doc_t doc;
     token_buffer_t tokens;
     int status;                 /* tokenizer_encode result */
+    encoded_record_t record;    /* sft and preference modes; doc.text is the line */
 } batch_item_t;
 
 typedef struct {
@@ -58,10 +65,15 @@ typedef struct {
     int deferred_split;
     stats_t stats;
     uint64_t valid_records;
+    uint32_t kind;              /* shard_kind_t of the output */
+    size_t record_files;        /* sft and preference modes: files read and failed */
+    size_t failed_files;
+    chat_template_t chat_template;
 } build_t;
 
 typedef struct {
     const tokenizer_t *tokenizer;
+    const build_t *build;
     batch_item_t *items;
     size_t count;
     size_t first;               /* this worker encodes items first, first + stride, ... */
@@ -81,14 +93,21 @@ static void *encode_worker(void *argument)
     for (size_t i = job->first; i < job->count; i += job->stride) {
         batch_item_t *item = &job->items[i];
         token_buffer_clear(&item->tokens);
-        item->status = tokenizer_encode(job->tokenizer, item->doc.text, item->doc.text_length,
-                                        false, &item->tokens);
+        if (job->build->kind == SHARD_KIND_DOCUMENTS) {
+            item->status = tokenizer_encode(job->tokenizer, item->doc.text,
+                                            item->doc.text_length, false, &item->tokens);
+            continue;
+        }
+        record_mode_t mode = job->build->kind == SHARD_KIND_SFT ? RECORD_SFT : RECORD_PREFERENCE;
+        int result = record_encode(job->tokenizer, &job->build->chat_template, mode,
+                                   item->doc.text, item->doc.text_length, &item->record);
+        item->status = result < 0 ? -1 : 0;
     }
     return NULL;
 }
 
 /* Encodes a batch on up to `threads` threads. Returns 0 or -1 after logging. */
-static int encode_batch(const tokenizer_t *tokenizer, batch_item_t *items, size_t count,
+static int encode_batch(const build_t *build, batch_item_t *items, size_t count,
                         int64_t threads)
 {
     size_t workers = threads > 1 ? (size_t)threads : 1;
@@ -99,7 +118,7 @@ static int encode_batch(const tokenizer_t *tokenizer, batch_item_t *items, size_
     if (workers > 64)
         workers = 64;
     for (size_t w = 0; w < workers; w++)
-        jobs[w] = (encode_job_t){tokenizer, items, count, w, workers};
+        jobs[w] = (encode_job_t){build->tokenizer, build, items, count, w, workers};
     size_t started = 1;
     for (size_t w = 1; w < workers; w++) {
         int error = pthread_create(&ids[w], NULL, encode_worker, &jobs[w]);
@@ -175,6 +194,8 @@ static int open_file(build_t *build, int split_index)
         .tokenizer_hash = build->tokenizer_hash,
         .frame_tokens = (uint32_t)build->settings->frame_tokens,
         .zstd_level = (int)build->settings->zstd_level,
+        .kind = build->kind,
+        .long_distance = build->settings->long_distance,
     };
     split->writer = shard_writer_open(split->temp_path, &options);
     if (!split->writer)
@@ -188,7 +209,12 @@ static int open_file(build_t *build, int split_index)
 static int write_document(build_t *build, int split_index, const batch_item_t *item)
 {
     split_output_t *split = &build->splits[split_index];
+    const encoded_record_t *record = &item->record;
     uint64_t size = (uint64_t)item->tokens.count + 1;
+    if (build->kind == SHARD_KIND_SFT)
+        size = (uint64_t)record->tokens.count + 1;
+    else if (build->kind == SHARD_KIND_PREFERENCE)
+        size = (uint64_t)record->tokens.count + 3;
     if (split->writer && split->file_documents > 0 &&
         shard_writer_token_count(split->writer) + size > (uint64_t)build->settings->shard_tokens) {
         if (finish_file(build, split) != 0)
@@ -196,8 +222,20 @@ static int write_document(build_t *build, int split_index, const batch_item_t *i
     }
     if (!split->writer && open_file(build, split_index) != 0)
         return -1;
-    if (shard_writer_add_document(split->writer, (const int32_t *)item->tokens.ids,
-                                  item->tokens.count) != 0)
+    const int32_t *ids = (const int32_t *)record->tokens.ids;
+    int status;
+    if (build->kind == SHARD_KIND_SFT)
+        status = shard_writer_add_masked(split->writer, ids, record->tokens.count,
+                                         record->spans, record->span_count);
+    else if (build->kind == SHARD_KIND_PREFERENCE)
+        status = shard_writer_add_pair(split->writer, ids, record->parts[0],
+                                       ids + record->parts[0], record->parts[1],
+                                       ids + record->parts[0] + record->parts[1],
+                                       record->parts[2]);
+    else
+        status = shard_writer_add_document(split->writer, (const int32_t *)item->tokens.ids,
+                                           item->tokens.count);
+    if (status != 0)
         return -1;
     split->file_documents++;
     split->documents++;
@@ -237,10 +275,19 @@ static int write_deferred(build_t *build)
 
 static int process_batch(build_t *build, batch_item_t *items, size_t count)
 {
-    if (encode_batch(build->tokenizer, items, count, build->stage->threads) != 0)
+    if (encode_batch(build, items, count, build->stage->threads) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
-        if (items[i].tokens.count == 0) {
+        if (build->kind != SHARD_KIND_DOCUMENTS) {
+            if (items[i].record.reason) {
+                log_warn("%s: skipped record: %s", items[i].doc.source, items[i].record.reason);
+                stats_record_dropped(&build->stats, "invalid_record");
+                continue;
+            }
+            build->valid_records++;
+            doc_set_field(&items[i].doc.id, items[i].record.id);
+        }
+        if (items[i].tokens.count == 0 && build->kind == SHARD_KIND_DOCUMENTS) {
             stats_record_dropped(&build->stats, "empty_text");
             continue;
         }
@@ -278,6 +325,80 @@ static int read_documents(build_t *build, doc_reader_t *reader)
     for (size_t i = 0; i < BATCH_DOCUMENTS; i++) {
         doc_clear(&items[i].doc);
         token_buffer_free(&items[i].tokens);
+        encoded_record_free(&items[i].record);
+    }
+    free(items);
+    return status;
+}
+
+/* Fills items with up to BATCH_DOCUMENTS lines of `reader`; the line goes to
+ * doc.text and "FILE:LINE" to doc.source. Returns the count, or -1. */
+static long read_record_lines(build_t *build, text_reader_t *reader, batch_item_t *items)
+{
+    size_t count = 0, bytes = 0;
+    while (count < BATCH_DOCUMENTS && bytes < BATCH_BYTES) {
+        char *line = NULL;
+        size_t length = 0;
+        int got = text_reader_next_line(reader, &line, &length);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (length == 0)
+            continue;
+        char where[512];
+        snprintf(where, sizeof where, "%s:%llu", text_reader_path(reader),
+                 (unsigned long long)text_reader_line_number(reader));
+        doc_set_text(&items[count].doc, line, length);
+        doc_set_field(&items[count].doc.source, where);
+        stats_record_in(&build->stats, length);
+        bytes += length;
+        count++;
+    }
+    return (long)count;
+}
+
+/*
+ * Reads conversation records from the input files (task I of N takes files
+ * I, I + N, ...). Returns 0, 1 when some input could not be read, or -1.
+ */
+static int read_records(build_t *build)
+{
+    batch_item_t *items = calloc(BATCH_DOCUMENTS, sizeof *items);
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < BATCH_DOCUMENTS; i++)
+        doc_init(&items[i].doc);
+    const cli_string_list_t *inputs = &build->stage->inputs;
+    int status = 0;
+    for (size_t f = 0; status == 0 && f < inputs->count; f++) {
+        if ((int64_t)(f % (size_t)build->stage->task_count) != build->stage->task_index)
+            continue;
+        build->record_files++;
+        text_reader_t *reader = text_reader_open(inputs->items[f]);
+        if (!reader) {
+            build->failed_files++;
+            continue;
+        }
+        for (;;) {
+            long count = read_record_lines(build, reader, items);
+            if (count < 0) {
+                build->failed_files++;
+                break;
+            }
+            if (count == 0)
+                break;
+            if (process_batch(build, items, (size_t)count) != 0) {
+                status = -1;
+                break;
+            }
+        }
+        text_reader_close(reader);
+    }
+    for (size_t i = 0; i < BATCH_DOCUMENTS; i++) {
+        doc_clear(&items[i].doc);
+        token_buffer_free(&items[i].tokens);
+        encoded_record_free(&items[i].record);
     }
     free(items);
     return status;
@@ -348,8 +469,14 @@ static void set_manifest_extra(build_t *build)
         snprintf(key, sizeof key, "%s_files", split_names[s]);
         set_extra_number(build->outdir, key, build->splits[s].files);
     }
-    set_extra_number(build->outdir, "vocab_size", build->vocab_size);
-    set_extra_number(build->outdir, "eot_id", build->eot_id);
+    /* The folder's manifest adds numbers across --task parts, so the counts
+     * above sum up and the per-folder constants come from task 0 alone. */
+    if (build->stage->task_index == 0) {
+        set_extra_number(build->outdir, "vocab_size", build->vocab_size);
+        set_extra_number(build->outdir, "eot_id", build->eot_id);
+    }
+    static const char *const kind_names[] = {"\"documents\"", "\"sft\"", "\"preference\""};
+    outdir_set_extra(build->outdir, "kind", kind_names[build->kind]);
     char hash[40];
     snprintf(hash, sizeof hash, "\"%s\"", build->tokenizer_hash);
     outdir_set_extra(build->outdir, "tokenizer_hash", hash);
@@ -374,13 +501,38 @@ static int load_tokenizer(build_t *build)
     return 0;
 }
 
+/* Sets the output kind from --mode and loads the chat template it needs. */
+static int select_mode(build_t *build)
+{
+    const char *mode = build->settings->mode;
+    if (strcmp(mode, "documents") == 0) {
+        build->kind = SHARD_KIND_DOCUMENTS;
+        return 0;
+    }
+    if (strcmp(mode, "sft") == 0)
+        build->kind = SHARD_KIND_SFT;
+    else if (strcmp(mode, "preference") == 0)
+        build->kind = SHARD_KIND_PREFERENCE;
+    else {
+        log_error("unknown --mode %s; use documents, sft or preference", mode);
+        return -1;
+    }
+    const char *name = build->settings->chat_template;
+    if (chat_template_load(name, &build->chat_template) != 0 ||
+        chat_template_check(&build->chat_template, build->tokenizer, name) != 0)
+        return -1;
+    return 0;
+}
+
 /* Everything after the reader is open; returns 0 or -1 after logging. */
 static int build_folder(build_t *build, const cli_program_t *program, doc_reader_t *reader,
                         const outdir_identity_t *identity)
 {
     build->outdir = outdir_open(build->stage->output, identity);
-    if (!build->outdir || copy_tokenizer(build) != 0 || read_documents(build, reader) != 0 ||
-        write_deferred(build) != 0)
+    if (!build->outdir || copy_tokenizer(build) != 0)
+        return -1;
+    int read = reader ? read_documents(build, reader) : read_records(build);
+    if (read != 0 || write_deferred(build) != 0)
         return -1;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         if (finish_file(build, &build->splits[s]) != 0)
@@ -409,6 +561,8 @@ static void free_build(build_t *build)
         outdir_abort(build->outdir);
     doc_clear(&build->deferred.doc);
     token_buffer_free(&build->deferred.tokens);
+    encoded_record_free(&build->deferred.record);
+    chat_template_free(&build->chat_template);
     tokenizer_free(build->tokenizer);
     stats_free(&build->stats);
 }
@@ -421,11 +575,15 @@ int shard_build(const cli_program_t *program, const shard_settings_t *settings,
     stats_init(&build.stats, "shard");
     int status = 1;
     doc_reader_t *reader = NULL;
-    if (load_tokenizer(&build) != 0)
+    if (load_tokenizer(&build) != 0 || select_mode(&build) != 0)
         goto done;
-    reader = doc_reader_open(&build.stage->inputs, build.stage->task_index,
-                             build.stage->task_count);
-    if (!reader || build_folder(&build, program, reader, identity) != 0)
+    if (build.kind == SHARD_KIND_DOCUMENTS) {
+        reader = doc_reader_open(&build.stage->inputs, build.stage->task_index,
+                                 build.stage->task_count);
+        if (!reader)
+            goto done;
+    }
+    if (build_folder(&build, program, reader, identity) != 0)
         goto done;
     stats_log_summary(&build.stats);
     log_info("train: %llu documents, %llu tokens in %llu files; val: %llu documents, %llu "
@@ -435,7 +593,11 @@ int shard_build(const cli_program_t *program, const shard_settings_t *settings,
              (unsigned long long)build.splits[SPLIT_VAL].documents,
              (unsigned long long)build.splits[SPLIT_VAL].tokens,
              (unsigned long long)build.splits[SPLIT_VAL].files);
-    status = stage_exit_status(doc_reader_failed_files(reader), doc_reader_file_count(reader));
+    if (reader)
+        status = stage_exit_status(doc_reader_failed_files(reader),
+                                   doc_reader_file_count(reader));
+    else
+        status = stage_exit_status(build.failed_files, build.record_files);
     if (status == 0 && build.valid_records == 0 && build.stats.records_in > 0) {
         log_error("no valid document in the input; every record was invalid");
         status = 1;

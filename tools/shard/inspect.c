@@ -4,6 +4,7 @@
  * document with the tokenizer given by -t or found as tokenizer.json beside
  * the file.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,36 @@ static void print_header(const shard_reader_t *reader)
     if (info->document_count > 0)
         printf("mean document length: %.1f tokens\n",
                (double)info->token_count / (double)info->document_count);
+    static const char *const kinds[] = {"documents", "sft", "preference"};
+    printf("kind: %s\n", info->kind <= SHARD_KIND_PREFERENCE ? kinds[info->kind] : "unknown");
+    if (info->kind == SHARD_KIND_SFT)
+        printf("loss-mask spans: %llu\n", (unsigned long long)info->span_count);
+    if (info->kind == SHARD_KIND_PREFERENCE)
+        printf("preference pairs: %llu\n", (unsigned long long)info->pair_count);
+}
+
+/* Prints the share of tokens a fine-tuning run trains on (sft shards). */
+static int print_trained_share(const shard_reader_t *reader)
+{
+    const shard_info_t *info = shard_reader_info(reader);
+    if (info->kind != SHARD_KIND_SFT || info->token_count == 0)
+        return 0;
+    uint8_t *mask = malloc(65536);
+    if (!mask)
+        return -1;
+    uint64_t trained = 0;
+    for (uint64_t start = 0; start < info->token_count; start += 65536) {
+        size_t count = info->token_count - start < 65536 ? (size_t)(info->token_count - start)
+                                                         : 65536;
+        shard_reader_loss_mask(reader, start, count, mask);
+        for (size_t i = 0; i < count; i++)
+            trained += mask[i];
+    }
+    free(mask);
+    printf("trained tokens: %llu of %llu (%.1f%%)\n", (unsigned long long)trained,
+           (unsigned long long)info->token_count,
+           100.0 * (double)trained / (double)info->token_count);
+    return 0;
 }
 
 /* Returns the tokenizer path for the sample: -t, or tokenizer.json beside the
@@ -52,6 +83,42 @@ static char *find_tokenizer(const shard_settings_t *settings)
         return NULL;
     }
     return path;
+}
+
+/* Prints the trained runs of the sample (sft shards), decoded and joined by "|". */
+static int print_trained_sample(const shard_reader_t *reader, const tokenizer_t *tokenizer,
+                                const int32_t *tokens, size_t count)
+{
+    uint8_t *mask = malloc(count ? count : 1);
+    if (!mask)
+        return -1;
+    shard_reader_loss_mask(reader, 1, count, mask);
+    printf("sample trained text: ");
+    bool first = true;
+    int status = 0;
+    for (size_t i = 0; i < count && status == 0;) {
+        if (!mask[i]) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < count && mask[end])
+            end++;
+        char *text = NULL;
+        size_t length = 0;
+        status = tokenizer_decode(tokenizer, (const uint32_t *)tokens + i, end - i, &text,
+                                  &length);
+        if (status == 0) {
+            printf("%s", first ? "" : "|");
+            fwrite(text, 1, length, stdout);
+            free(text);
+        }
+        first = false;
+        i = end;
+    }
+    printf("\n");
+    free(mask);
+    return status;
 }
 
 /* Prints the first tokens of document 0 as ids and, with a tokenizer, as text. */
@@ -92,6 +159,8 @@ static int print_sample(shard_reader_t *reader, const shard_settings_t *settings
             fwrite(text, 1, length, stdout);
             printf("\n");
             free(text);
+            if (info->kind == SHARD_KIND_SFT)
+                status = print_trained_sample(reader, tokenizer, tokens, (size_t)count);
         } else {
             status = -1;
         }
@@ -118,7 +187,7 @@ int shard_inspect(const shard_settings_t *settings)
     } else {
         printf("checksums: ok (%llu frames)\n",
                (unsigned long long)shard_reader_info(reader)->frame_count);
-        if (print_sample(reader, settings) != 0)
+        if (print_trained_share(reader) != 0 || print_sample(reader, settings) != 0)
             status = 1;
     }
     shard_reader_close(reader);

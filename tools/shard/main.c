@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "docio.h"
@@ -45,6 +46,11 @@ static int prepare_identity(const cli_program_t *program, const shard_settings_t
     if (outdir_identity_from_cli(identity, program) != 0 ||
         outdir_identity_add_file(identity, settings->tokenizer_path) != 0)
         return -1;
+    bool builtin_template = strcmp(settings->chat_template, "chatml") == 0 ||
+                            strcmp(settings->chat_template, "plain") == 0;
+    if (strcmp(settings->mode, "documents") != 0 && !builtin_template &&
+        outdir_identity_add_file(identity, settings->chat_template) != 0)
+        return -1;
     if (program->stage->force)
         return 0;
     return outdir_is_current(program->stage->output, identity) ? 1 : 0;
@@ -57,8 +63,10 @@ int main(int argc, char **argv)
         .val_fraction = 0.05,
         .shard_tokens = 100000000,
         .frame_tokens = SHARD_DEFAULT_FRAME_TOKENS,
-        .zstd_level = 3,
+        .zstd_level = 9,
         .sample_tokens = 64,
+        .mode = "documents",
+        .chat_template = "chatml",
     };
     cli_option_t options[] = {
         {"tokenizer", 't', CLI_STRING, &settings.tokenizer_path, "FILE", NULL,
@@ -73,6 +81,15 @@ int main(int argc, char **argv)
          "tokens per compressed frame, the unit of random access", CLI_SETTING, 1, 16777216},
         {"zstd-level", 0, CLI_INT, &settings.zstd_level, "N", NULL,
          "zstd compression level of the frames", CLI_SETTING, 1, 22},
+        {"long-distance", 0, CLI_FLAG, &settings.long_distance, NULL, NULL,
+         "zstd long-distance matching within each frame", CLI_SETTING, 0, 0},
+        {"mode", 0, CLI_STRING, &settings.mode, "MODE", NULL,
+         "documents (JSON Lines with text), sft (chat, prompt/completion, HH or instruction "
+         "records with loss masks on assistant tokens) or preference (prompt, chosen and "
+         "rejected pairs)", CLI_SETTING, 0, 0},
+        {"chat-template", 0, CLI_STRING, &settings.chat_template, "NAME|FILE", NULL,
+         "chatml, plain or a JSON file of role prefixes and suffixes (sft and preference "
+         "modes)", CLI_SETTING, 0, 0},
         {"inspect", 0, CLI_STRING, &settings.inspect_path, "FILE", NULL,
          "print the header, counts and a decoded sample of one shard file, verify its "
          "checksums, and exit", 0, 0, 0},

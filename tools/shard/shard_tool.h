@@ -5,6 +5,7 @@
 #ifndef LMPIPE_SHARD_TOOL_H
 #define LMPIPE_SHARD_TOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -17,6 +18,9 @@ typedef struct {
     int64_t shard_tokens;       /* max tokens per shard file */
     int64_t frame_tokens;
     int64_t zstd_level;
+    bool long_distance;         /* zstd long-distance matching */
+    char *mode;                 /* documents, sft or preference */
+    char *chat_template;        /* chatml, plain or a JSON file */
     char *inspect_path;
     int64_t sample_tokens;      /* tokens decoded by --inspect */
 } shard_settings_t;

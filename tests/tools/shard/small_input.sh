@@ -19,7 +19,7 @@ expect_grep '^sample text: free software$' "$WORK/out"
 
 # A damaged frame is reported with the file and frame, and --inspect exits 1.
 cp "$WORK/shards/train-00000.lshard" "$WORK/damaged.lshard"
-printf '\377\377\377\377' | dd of="$WORK/damaged.lshard" bs=1 seek=170 conv=notrunc 2>/dev/null
+printf '\377\377\377\377' | dd of="$WORK/damaged.lshard" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_exit 1 "$(tool shard)" --inspect "$WORK/damaged.lshard"
 expect_grep 'damaged\.lshard: .*frame 0' "$WORK/err"
 
