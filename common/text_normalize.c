@@ -70,6 +70,8 @@ static int buffer_finish(byte_buffer_t *b, char **out, size_t *out_length)
  */
 static int32_t next_codepoint(const char *text, size_t length, size_t *offset)
 {
+    if ((unsigned char)text[*offset] < 0x80)
+        return (unsigned char)text[(*offset)++];
     utf8proc_int32_t codepoint = 0;
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text + *offset;
     utf8proc_ssize_t n = utf8proc_iterate(p, (utf8proc_ssize_t)(length - *offset), &codepoint);
@@ -114,7 +116,9 @@ static void sanitize(const char *text, size_t length, byte_buffer_t *out)
             buffer_append_codepoint(out, c);
             continue;
         }
-        if (utf8proc_category(c) == UTF8PROC_CATEGORY_CC || c == 0xFEFF || c == 0x200B)
+        bool control = c < 0x80 ? (c < 0x20 || c == 0x7F)
+                                : utf8proc_category(c) == UTF8PROC_CATEGORY_CC;
+        if (control || c == 0xFEFF || c == 0x200B)
             continue;
         buffer_append_codepoint(out, c);
     }
@@ -136,7 +140,7 @@ static void append_line(byte_buffer_t *out, const char *line, size_t length,
     while (offset < length) {
         int32_t c = next_codepoint(line, length, &offset);
         bool ideographic = c == 0x3000 && form == TEXT_NORMALIZATION_NFC;
-        if (!ideographic && c != '\t' && utf8proc_category(c) == UTF8PROC_CATEGORY_ZS)
+        if (c >= 0x80 && !ideographic && utf8proc_category(c) == UTF8PROC_CATEGORY_ZS)
             c = ' ';
         buffer_append_codepoint(out, c);
         if (!is_trailing_space(c, form))
@@ -185,6 +189,32 @@ static bool is_ascii(const char *text, size_t length)
     return true;
 }
 
+/*
+ * True when every character is in a block whose characters are all stable under
+ * NFC (Unicode NFC_Quick_Check=Yes and no combining marks): Latin below U+0300,
+ * Cyrillic, general punctuation and currency signs, arrows, mathematical
+ * operators, box drawing and geometric shapes, CJK symbols, hiragana and
+ * katakana without the combining sound marks U+3099 and U+309A, CJK unified
+ * ideographs and full-width forms. Such text is already in NFC, so utf8proc can
+ * be skipped; any other character sends the text through utf8proc.
+ */
+static bool is_nfc_stable(const char *text, size_t length)
+{
+    size_t offset = 0;
+    while (offset < length) {
+        int32_t c = next_codepoint(text, length, &offset);
+        bool stable = c < 0x300 || (c >= 0x0400 && c <= 0x04FF) ||
+                      (c >= 0x2002 && c <= 0x206F) || (c >= 0x20A0 && c <= 0x20CF) ||
+                      (c >= 0x2190 && c <= 0x22FF) || (c >= 0x2500 && c <= 0x25FF) ||
+                      (c >= 0x3000 && c <= 0x3098) || (c >= 0x309B && c <= 0x30FF) ||
+                      (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+                      (c >= 0xFF00 && c <= 0xFFEF);
+        if (!stable)
+            return false;
+    }
+    return true;
+}
+
 int text_clean(const char *text, size_t length, text_normalization_t form, char **out,
                size_t *out_length)
 {
@@ -195,8 +225,10 @@ int text_clean(const char *text, size_t length, text_normalization_t form, char 
 
     utf8proc_uint8_t *normalized = NULL;
     utf8proc_ssize_t normalized_length = 0;
-    if (is_ascii(clean.data, clean.length)) {
-        /* ASCII text is already in NFC and NFKC, so skip utf8proc. */
+    bool stable = is_ascii(clean.data, clean.length) ||
+                  (form == TEXT_NORMALIZATION_NFC && is_nfc_stable(clean.data, clean.length));
+    if (stable) {
+        /* The text is already in the requested form, so skip utf8proc. */
         normalized = (utf8proc_uint8_t *)clean.data;
         normalized_length = (utf8proc_ssize_t)clean.length;
     } else {
@@ -219,8 +251,8 @@ int text_clean(const char *text, size_t length, text_normalization_t form, char 
 /* True for white space in the dedup key and in word counting. */
 static bool is_space(int32_t c)
 {
-    if (c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v')
-        return true;
+    if (c < 0x80)
+        return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
     utf8proc_category_t category = utf8proc_category(c);
     return category == UTF8PROC_CATEGORY_ZS || category == UTF8PROC_CATEGORY_ZL ||
            category == UTF8PROC_CATEGORY_ZP;
@@ -315,4 +347,104 @@ size_t text_count_words(const char *text, size_t length)
         }
     }
     return words;
+}
+
+/* windows-1252 bytes 0x80..0x9F as Unicode; 0 where the byte is undefined and decodes as
+ * the C1 control of the same value. */
+static const uint16_t windows_1252_high[32] = {
+    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+    0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+};
+
+/* The byte that windows-1252 or Latin-1 decodes to `c`, or -1 when there is none. */
+static int mojibake_byte(int32_t c)
+{
+    if (c >= 0x80 && c <= 0xFF)
+        return (int)c;
+    if (c < 0x152 || c > 0x2122)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        if (windows_1252_high[i] == c)
+            return 0x80 + i;
+    }
+    return -1;
+}
+
+/* Length of the UTF-8 sequence that `lead` starts, or 0 for a byte that starts none. */
+static int utf8_sequence_length(int lead)
+{
+    if (lead >= 0xC2 && lead <= 0xDF)
+        return 2;
+    if (lead >= 0xE0 && lead <= 0xEF)
+        return 3;
+    if (lead >= 0xF0 && lead <= 0xF4)
+        return 4;
+    return 0;
+}
+
+/*
+ * Tries to decode a mojibake sequence starting with the character `c` that ends
+ * at text[*offset]. On success advances *offset past the sequence and returns the
+ * repaired code point; else returns -1 and leaves *offset alone.
+ */
+static int32_t decode_mojibake(const char *text, size_t length, size_t *offset, int32_t c)
+{
+    int lead = mojibake_byte(c);
+    int need = lead < 0 ? 0 : utf8_sequence_length(lead);
+    if (need == 0)
+        return -1;
+    unsigned char bytes[4] = {(unsigned char)lead};
+    size_t next = *offset;
+    for (int i = 1; i < need; i++) {
+        if (next >= length)
+            return -1;
+        int byte = mojibake_byte(next_codepoint(text, length, &next));
+        if (byte < 0x80 || byte > 0xBF)
+            return -1;
+        bytes[i] = (unsigned char)byte;
+    }
+    utf8proc_int32_t decoded = -1;
+    if (utf8proc_iterate(bytes, need, &decoded) != need || decoded < 0x80)
+        return -1;
+    *offset = next;
+    return decoded;
+}
+
+int text_repair_mojibake(const char *text, size_t length, char **out, size_t *out_length,
+                         size_t *repaired)
+{
+    *out = NULL;
+    *out_length = 0;
+    *repaired = 0;
+    if (is_ascii(text, length))
+        return 0;
+
+    byte_buffer_t result = {0};
+    size_t offset = 0;
+    size_t copied = 0;      /* input bytes before this offset are in `result` */
+    while (offset < length) {
+        size_t start = offset;
+        if ((unsigned char)text[offset] < 0x80) {
+            offset++;
+            continue;
+        }
+        int32_t c = next_codepoint(text, length, &offset);
+        int32_t fixed = decode_mojibake(text, length, &offset, c);
+        if (fixed < 0)
+            continue;
+        buffer_append(&result, text + copied, start - copied);
+        buffer_append_codepoint(&result, fixed);
+        copied = offset;
+        (*repaired)++;
+    }
+    if (*repaired == 0)
+        return 0;
+    buffer_append(&result, text + copied, length - copied);
+    if (buffer_finish(&result, out, out_length) != 0) {
+        *repaired = 0;
+        return -1;
+    }
+    return 0;
 }

@@ -52,6 +52,27 @@ int text_clean(const char *text, size_t length, text_normalization_t form, char 
  */
 int text_dedup_key(const char *text, size_t length, char **out, size_t *out_length);
 
+/*
+ * Repairs mojibake: UTF-8 text that was decoded as windows-1252 or Latin-1
+ * and encoded again, so that "café" reads "cafÃ©" and "’" reads "â€™".
+ * Each character is mapped back to the byte windows-1252 (or, for U+0080 to
+ * U+009F, Latin-1) gives it. A run of such bytes that forms one valid UTF-8
+ * multi-byte sequence (a lead byte C2..F4 followed by the right number of
+ * continuation bytes 80..BF) is replaced by the character it encodes.
+ * Correct text is left alone: the two-byte leads are capital accented
+ * letters (Â..ß), the longer ones need two or three continuation characters
+ * in a row (symbols, C1 controls or windows-1252 punctuation), and such runs
+ * do not occur in correctly decoded European text. Text that was
+ * double-encoded is repaired by calling this again on the result.
+ * When nothing is repaired, *out is NULL and *repaired is 0; else *out is a
+ * malloc'ed NUL-terminated copy and *repaired the number of sequences
+ * replaced. Invalid UTF-8 input bytes are copied unchanged. Returns 0, or -1
+ * when out of memory. Cost: one pass; ASCII text is checked with memchr-like
+ * speed.
+ */
+int text_repair_mojibake(const char *text, size_t length, char **out, size_t *out_length,
+                         size_t *repaired);
+
 /* Number of code points in valid UTF-8 text (an invalid byte counts as one). */
 size_t text_count_chars(const char *text, size_t length);
 

@@ -73,6 +73,13 @@ static void test_normalization_forms(void)
     /* Chinese text is unchanged by both forms. */
     CLEAN_NFC("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C",
               "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C");
+    /* Text that skips utf8proc under NFC, and characters that send it through. */
+    CLEAN_NFC("caf\u00e9 \u2192 \u2260 \u4e2d\u6587\u3002 \u30ab \u0416",
+              "caf\u00e9 \u2192 \u2260 \u4e2d\u6587\u3002 \u30ab \u0416");
+    CLEAN_NFC("\u4e2d \u212b", "\u4e2d \u00c5");                /* Angstrom sign */
+    CLEAN_NFC("\u4e2d \u304b\u3099", "\u4e2d \u304c");          /* ka + voiced mark */
+    CLEAN_NFC("\u4e2d \uf900", "\u4e2d \u8c48");                /* compatibility ideograph */
+    CLEAN_NFC("\u2126 ohm", "\u03a9 ohm");
 
     text_normalization_t form = TEXT_NORMALIZATION_NFC;
     CHECK_INT_EQ(text_normalization_from_name("nfkc", &form), 0);
@@ -140,6 +147,57 @@ static void test_counts(void)
     CHECK(!text_is_cjk(0x3002));
 }
 
+/* Returns the repaired text, or a copy of the input when nothing was repaired. */
+static char *repair(const char *text, size_t *repaired)
+{
+    char *out = NULL;
+    size_t length = 0;
+    if (text_repair_mojibake(text, strlen(text), &out, &length, repaired) != 0)
+        return NULL;
+    return out ? out : strdup(text);
+}
+
+static void check_repair(const char *input, const char *expected, size_t expected_count,
+                         int line)
+{
+    size_t count = 0;
+    char *out = repair(input, &count);
+    if (!out || strcmp(out, expected) != 0 || count != expected_count)
+        fprintf(stderr, "mojibake case at line %d\n", line);
+    CHECK_STR_EQ(out, expected);
+    CHECK_INT_EQ(count, expected_count);
+    free(out);
+}
+
+#define REPAIR(in, want, count) check_repair((in), (want), (count), __LINE__)
+
+static void test_mojibake(void)
+{
+    /* UTF-8 read as windows-1252: two-byte, three-byte and four-byte characters. */
+    REPAIR("caf\u00c3\u00a9 cr\u00c3\u00a8me", "caf\u00e9 cr\u00e8me", 2);
+    REPAIR("it\u00e2\u20ac\u2122s", "it\u2019s", 1);
+    REPAIR("\u00e2\u20ac\u0153quoted\u00e2\u20ac\xc2\x9d", "\u201cquoted\u201d", 2);
+    REPAIR("\u00e4\u00b8\u00ad\u00e6\u2013\u2021", "\u4e2d\u6587", 2);
+    REPAIR("\u00f0\u0178\u02dc\u20ac", "\U0001f600", 1);
+    /* Read as Latin-1: the C1 control U+0081 stands for byte 0x81. */
+    REPAIR("\u00c3\xc2\x81gua", "\u00c1gua", 1);
+    /* Correct text is left alone. */
+    REPAIR("caf\u00e9, na\u00efve, \u00c0 la fa\u00e7on, \u00a9 2024", "caf\u00e9, na\u00efve, "
+           "\u00c0 la fa\u00e7on, \u00a9 2024", 0);
+    REPAIR("S\u00c3O PAULO", "S\u00c3O PAULO", 0);
+    REPAIR("\u4e2d\u6587\u6570\u636e", "\u4e2d\u6587\u6570\u636e", 0);
+    REPAIR("plain ASCII", "plain ASCII", 0);
+    REPAIR("\u00e9\u2026 trailing", "\u00e9\u2026 trailing", 0);
+    /* Double encoding takes a second call. */
+    size_t count = 0;
+    char *once = repair("caf\u00c3\u0192\u00c2\u00a9", &count);
+    CHECK_INT_EQ(count, 2);
+    char *twice = repair(once, &count);
+    CHECK_STR_EQ(twice, "caf\u00e9");
+    free(once);
+    free(twice);
+}
+
 int main(void)
 {
     test_line_rules();
@@ -148,5 +206,6 @@ int main(void)
     test_normalization_forms();
     test_dedup_key();
     test_counts();
+    test_mojibake();
     return CHECK_DONE();
 }

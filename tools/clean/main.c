@@ -1,105 +1,140 @@
 /*
- * clean: normalizes the text of documents and drops those that end up too
- * short, too long or empty.
+ * clean: normalizes document text, applies the quality, language, block-list
+ * and PII rules, and writes the kept documents (or, in attribute mode, every
+ * document with its rule scores).
  *
- * Normalization (Unicode form, control characters, spaces, line breaks) is
- * text_clean from common/text_normalize.h; docs/clean.md lists the rules and
- * the drop reasons.
+ * Documents are read in batches. Worker threads take the documents of a batch
+ * in any order, and the main thread writes the batch in input order, so the
+ * output is the same for every --threads value. docs/clean.md lists the rules.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "docio.h"
+#include "clean.h"
 #include "log.h"
 #include "stage.h"
 #include "stats.h"
-#include "text_normalize.h"
 
-typedef struct {
-    char *normalization;
-    int64_t min_chars;
-    int64_t max_chars;
-    int64_t min_words;
-    char *rejected_path;
-    text_normalization_t form;
-} clean_settings_t;
+enum { BATCH_PER_THREAD = 256, MAX_THREADS = 256 };
 
 typedef struct {
     doc_reader_t *reader;
     doc_writer_t *writer;
     doc_writer_t *rejected;
     stats_t stats;
-    uint64_t valid_records;     /* records that parsed as documents */
+    uint64_t valid_records;         /* records that parsed as documents */
 } clean_run_t;
 
-static int parse_options(cli_program_t *program, clean_settings_t *settings, int argc,
-                         char **argv)
-{
-    int parsed = cli_parse(program, argc, argv);
-    if (parsed != CLI_CONTINUE)
-        return parsed;
-    if (text_normalization_from_name(settings->normalization, &settings->form) != 0) {
-        log_error("invalid value for normalization: \"%s\"; use nfc or nfkc",
-                  settings->normalization);
-        return CLI_USAGE_ERROR;
-    }
-    if (settings->max_chars > 0 && settings->max_chars < settings->min_chars) {
-        log_error("max-chars %lld is below min-chars %lld; raise max-chars or set it to 0",
-                  (long long)settings->max_chars, (long long)settings->min_chars);
-        return CLI_USAGE_ERROR;
-    }
-    if (program->stage->threads > 1)
-        log_info("clean runs on one thread; --threads %lld is ignored",
-                 (long long)program->stage->threads);
-    return CLI_CONTINUE;
-}
+typedef struct {
+    const clean_settings_t *settings;
+    clean_job_t *jobs;
+    size_t count;
+    atomic_size_t next;
+} clean_batch_t;
 
-/* Returns the drop reason for a normalized text, or NULL to keep it. */
-static const char *drop_reason(const clean_settings_t *settings, const char *text,
-                               size_t length)
+typedef struct {
+    clean_batch_t *batch;
+    clean_worker_t worker;
+} worker_thread_t;
+
+static void *work(void *argument)
 {
-    if (length == 0)
-        return "empty_after_normalization";
-    size_t chars = text_count_chars(text, length);
-    if ((int64_t)chars < settings->min_chars)
-        return "too_short_chars";
-    if (settings->max_chars > 0 && (int64_t)chars > settings->max_chars)
-        return "too_long_chars";
-    if ((int64_t)text_count_words(text, length) < settings->min_words)
-        return "too_few_words";
+    worker_thread_t *thread = argument;
+    clean_batch_t *batch = thread->batch;
+    for (;;) {
+        size_t i = atomic_fetch_add(&batch->next, 1);
+        if (i >= batch->count)
+            break;
+        clean_process(batch->settings, &batch->jobs[i], &thread->worker);
+    }
     return NULL;
 }
 
-static int write_rejected(clean_run_t *run, doc_t *doc, const char *reason)
+/* Processes a batch on `thread_count` threads (the calling thread is one of them). */
+static void process_batch(clean_batch_t *batch, worker_thread_t *threads, size_t thread_count)
 {
-    if (!run->rejected)
-        return 0;
-    doc_meta_set(doc, "drop_reason", json_string(reason));
-    return doc_writer_write(run->rejected, doc);
+    atomic_store(&batch->next, 0);
+    pthread_t ids[MAX_THREADS];
+    size_t started = 0;
+    for (size_t t = 1; t < thread_count; t++) {
+        threads[t].batch = batch;
+        if (pthread_create(&ids[started], NULL, work, &threads[t]) != 0)
+            break;
+        started++;
+    }
+    threads[0].batch = batch;
+    work(&threads[0]);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(ids[t], NULL);
 }
 
-/* Cleans one document and writes it to the output or the rejected file. */
-static int clean_document(const clean_settings_t *settings, clean_run_t *run, doc_t *doc)
+static void clear_job(clean_job_t *job)
 {
-    char *text = NULL;
-    size_t length = 0;
-    if (text_clean(doc->text, doc->text_length, settings->form, &text, &length) != 0) {
-        log_error("out of memory cleaning document %s", doc->id);
+    doc_clear(&job->doc);
+    free(job->text);
+    json_decref(job->attributes);
+    json_decref(job->would_drop);
+    doc_t doc = job->doc;
+    memset(job, 0, sizeof *job);
+    job->doc = doc;
+}
+
+static void count_job(clean_run_t *run, const clean_job_t *job)
+{
+    for (int c = 0; c < CLEAN_COUNTER_COUNT; c++) {
+        if (job->counters[c])
+            stats_count(&run->stats, clean_counter_names[c], job->counters[c]);
+    }
+    if (job->would_drop) {
+        size_t index;
+        json_t *rule;
+        json_array_foreach(job->would_drop, index, rule) {
+            char name[96];
+            snprintf(name, sizeof name, "would_drop_%s", json_string_value(rule));
+            stats_count(&run->stats, name, 1);
+        }
+    }
+}
+
+static void annotate(const clean_settings_t *settings, clean_job_t *job)
+{
+    doc_t *doc = &job->doc;
+    if (job->language_known) {
+        doc_meta_set(doc, "lang_detected", json_string(job->language.code));
+        doc_meta_set(doc, "lang_score", json_real(job->language.score));
+        if (!doc->lang && strcmp(job->language.code, "un") != 0)
+            doc_set_field(&doc->lang, job->language.code);
+    }
+    if (settings->attributes) {
+        doc_meta_set(doc, "clean_attributes", json_incref(job->attributes));
+        doc_meta_set(doc, "clean_would_drop", json_incref(job->would_drop));
+    }
+}
+
+/* Writes one processed job to the output or the rejected file and counts it. */
+static int finish_job(const clean_settings_t *settings, clean_run_t *run, clean_job_t *job)
+{
+    if (job->failed) {
+        log_error("out of memory cleaning document %s", job->doc.id);
         return -1;
     }
-    const char *reason = drop_reason(settings, text, length);
-    if (reason) {
-        free(text);
-        stats_record_dropped(&run->stats, reason);
-        return write_rejected(run, doc, reason);
+    count_job(run, job);
+    annotate(settings, job);
+    if (job->drop_rule) {
+        stats_record_dropped(&run->stats, job->drop_rule);
+        if (!run->rejected)
+            return 0;
+        doc_meta_set(&job->doc, "drop_reason", json_string(job->drop_rule));
+        doc_meta_set(&job->doc, "drop_value", json_real(job->drop_value));
+        return doc_writer_write(run->rejected, &job->doc);
     }
-    doc_set_text(doc, text, length);
-    free(text);
-    if (doc_writer_write(run->writer, doc) != 0)
+    doc_set_text(&job->doc, job->text, job->length);
+    if (doc_writer_write(run->writer, &job->doc) != 0)
         return -1;
-    stats_record_kept(&run->stats, length);
+    stats_record_kept(&run->stats, job->length);
     return 0;
 }
 
@@ -127,100 +162,150 @@ static int open_outputs(const cli_program_t *program, const clean_settings_t *se
     return 0;
 }
 
+static size_t thread_count(const cli_program_t *program)
+{
+    int64_t threads = program->stage->threads;
+    if (threads < 1)
+        threads = 1;
+    return threads > MAX_THREADS ? MAX_THREADS : (size_t)threads;
+}
+
+/* Reads up to `capacity` documents into the batch; returns how many. */
+static size_t read_batch(clean_run_t *run, clean_job_t *jobs, size_t capacity)
+{
+    size_t count = 0;
+    while (count < capacity && doc_reader_next(run->reader, &jobs[count].doc, &run->stats) == 1) {
+        run->valid_records++;
+        stats_record_in(&run->stats, jobs[count].doc.text_length);
+        count++;
+    }
+    return count;
+}
+
+static int clean_all(const cli_program_t *program, const clean_settings_t *settings,
+                     clean_run_t *run)
+{
+    size_t threads = thread_count(program);
+    size_t capacity = BATCH_PER_THREAD * threads;
+    clean_job_t *jobs = calloc(capacity, sizeof *jobs);
+    worker_thread_t *workers = calloc(threads, sizeof *workers);
+    int status = jobs && workers ? 0 : -1;
+    for (size_t i = 0; status == 0 && i < capacity; i++)
+        doc_init(&jobs[i].doc);
+    for (size_t t = 0; status == 0 && t < threads; t++)
+        status = clean_lists_reserve_scratch(&settings->lists, &workers[t].worker.scratch);
+    if (status != 0)
+        log_error("out of memory preparing %zu worker threads", threads);
+
+    clean_batch_t batch = {.settings = settings, .jobs = jobs};
+    while (status == 0) {
+        batch.count = read_batch(run, jobs, capacity);
+        if (batch.count == 0)
+            break;
+        process_batch(&batch, workers, threads);
+        for (size_t i = 0; i < batch.count; i++) {
+            if (status == 0)
+                status = finish_job(settings, run, &jobs[i]);
+            clear_job(&jobs[i]);
+        }
+    }
+    for (size_t i = 0; jobs && i < capacity; i++)
+        clear_job(&jobs[i]);
+    for (size_t t = 0; workers && t < threads; t++) {
+        text_view_free(&workers[t].worker.view);
+        pattern_scratch_free(workers[t].worker.scratch);
+    }
+    free(jobs);
+    free(workers);
+    return status;
+}
+
 static int run_clean(const cli_program_t *program, const clean_settings_t *settings,
                      const outdir_identity_t *identity, clean_run_t *run)
 {
     if (open_outputs(program, settings, identity, run) != 0)
         return -1;
-    doc_t doc;
-    doc_init(&doc);
-    int status = 0;
-    while (status == 0 && doc_reader_next(run->reader, &doc, &run->stats) == 1) {
-        run->valid_records++;
-        stats_record_in(&run->stats, doc.text_length);
-        status = clean_document(settings, run, &doc);
-    }
-    doc_clear(&doc);
-    if (status != 0)
+    if (clean_all(program, settings, run) != 0)
         return -1;
     if (run->rejected) {
-        status = doc_writer_finish(run->rejected);
+        int status = doc_writer_finish(run->rejected);
         run->rejected = NULL;
         if (status != 0)
             return -1;
     }
     if (stage_write_stats(program, &run->stats, doc_writer_outdir(run->writer)) != 0)
         return -1;
-    status = doc_writer_finish(run->writer);
+    int status = doc_writer_finish(run->writer);
     run->writer = NULL;
+    return status;
+}
+
+/* Runs a prepared stage and returns the exit status. */
+static int execute(const cli_program_t *program, const clean_settings_t *settings,
+                   const outdir_identity_t *identity)
+{
+    clean_run_t run = {0};
+    stats_init(&run.stats, "clean");
+    int status = 1;
+    if (run_clean(program, settings, identity, &run) == 0) {
+        stats_log_summary(&run.stats);
+        status = stage_exit_status(doc_reader_failed_files(run.reader),
+                                   doc_reader_file_count(run.reader));
+        if (status == 0 && run.valid_records == 0 && run.stats.records_in > 0) {
+            log_error("no valid document in the input; every record was invalid");
+            status = 1;
+        }
+    }
+    if (run.rejected)
+        doc_writer_abort(run.rejected);
+    if (run.writer)
+        doc_writer_abort(run.writer);
+    if (run.reader)
+        doc_reader_close(run.reader);
+    stats_free(&run.stats);
     return status;
 }
 
 int main(int argc, char **argv)
 {
     log_init("clean");
-    clean_settings_t settings = {
-        .normalization = "nfc", .min_chars = 50, .max_chars = 0, .min_words = 10,
-    };
-    cli_option_t options[] = {
-        {"normalization", 0, CLI_STRING, &settings.normalization, "FORM", NULL,
-         "Unicode normalization form: nfc or nfkc", CLI_SETTING, 0, 0},
-        {"min-chars", 0, CLI_INT, &settings.min_chars, "N", "characters",
-         "drop documents with fewer characters (code points) after normalization",
-         CLI_SETTING, 0, 1e12},
-        {"max-chars", 0, CLI_INT, &settings.max_chars, "N", "characters",
-         "drop documents with more characters; 0 means no limit", CLI_SETTING, 0, 1e12},
-        {"min-words", 0, CLI_INT, &settings.min_words, "N", "words",
-         "drop documents with fewer words; each CJK character counts as one word",
-         CLI_SETTING, 0, 1e12},
-        {"rejected", 0, CLI_STRING, &settings.rejected_path, "FILE", NULL,
-         "also write dropped documents, with meta.drop_reason, to this .jsonl[.gz|.zst] file",
-         0, 0, 0},
-        {0},
-    };
+    clean_settings_t settings;
+    clean_settings_defaults(&settings);
+    cli_option_t *options = clean_options_table(&settings);
+    if (!options) {
+        log_error("out of memory");
+        return 1;
+    }
     cli_stage_t stage = {0};
     cli_program_t program = {
         .name = "clean",
-        .summary = "normalize document text and drop documents that are too short",
+        .summary = "normalize document text and filter documents by quality, language, "
+                   "block lists and personal data",
         .usage = "[options] INPUT... [-o OUTPUT]",
         .description = "Reads documents (JSON Lines files, finished folders or - for standard "
                        "input) and writes them with normalized text to OUTPUT (a folder, a "
-                       ".jsonl[.gz|.zst] file, or - for standard output, the default).",
+                       ".jsonl[.gz|.zst] file, or - for standard output, the default). "
+                       "Recipes with the Gopher, C4 and FineWeb settings are in configs/clean/.",
         .options = options,
         .stage = &stage,
     };
-    int parsed = parse_options(&program, &settings, argc, argv);
-    if (parsed != CLI_CONTINUE) {
-        cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+    int parsed = cli_parse(&program, argc, argv);
+    int status = parsed == CLI_EXIT_OK ? 0 : 2;
+    if (parsed == CLI_CONTINUE) {
+        status = clean_settings_check(&settings) == 0 ? 0 : 2;
+        if (status == 0 && clean_lists_load(&settings) != 0)
+            status = 1;
     }
-
-    outdir_identity_t identity = {0};
-    int prepared = stage_prepare(&program, &identity);
-    int status = 1;
-    if (prepared == 1) {
-        status = 0; /* outdir_is_current logged why */
-    } else if (prepared == 0) {
-        clean_run_t run = {0};
-        stats_init(&run.stats, "clean");
-        if (run_clean(&program, &settings, &identity, &run) == 0) {
-            stats_log_summary(&run.stats);
-            status = stage_exit_status(doc_reader_failed_files(run.reader),
-                                       doc_reader_file_count(run.reader));
-            if (status == 0 && run.valid_records == 0 && run.stats.records_in > 0) {
-                log_error("no valid document in the input; every record was invalid");
-                status = 1;
-            }
-        }
-        if (run.rejected)
-            doc_writer_abort(run.rejected);
-        if (run.writer)
-            doc_writer_abort(run.writer);
-        if (run.reader)
-            doc_reader_close(run.reader);
-        stats_free(&run.stats);
+    if (parsed == CLI_CONTINUE && status == 0) {
+        outdir_identity_t identity = {0};
+        int prepared = stage_prepare(&program, &identity);
+        status = prepared == 1 ? 0 : 1;     /* 1: up to date, outdir_is_current logged why */
+        if (prepared == 0)
+            status = execute(&program, &settings, &identity);
+        outdir_identity_free(&identity);
     }
-    outdir_identity_free(&identity);
+    clean_settings_free(&settings);
     cli_free(&program);
+    free(options);
     return status;
 }

@@ -1,0 +1,24 @@
+/*
+ * Language identification (CLD2 through langid.h) with the allowed-language
+ * list and the confidence threshold.
+ */
+#include <string.h>
+
+#include "clean.h"
+
+bool clean_check_language(const clean_settings_t *settings, clean_job_t *job)
+{
+    if (!settings->language_id)
+        return false;
+    langid_detect(job->text, job->length, &job->language);
+    job->language_known = true;
+    job->counters[CLEAN_COUNT_LANGUAGE_DETECTED]++;
+    if (settings->attributes)
+        json_object_set_new(job->attributes, "language", json_string(job->language.code));
+    bool allowed = langid_code_allowed(settings->languages, job->language.code);
+    if (clean_check(settings, job, "language_not_allowed", job->language.score, !allowed))
+        return true;
+    return clean_check(settings, job, "language_score", job->language.score,
+                       settings->language_threshold > 0 &&
+                           job->language.score < settings->language_threshold);
+}
