@@ -7,11 +7,12 @@
  * objects, nor comments, nor hidden elements. It drops boilerplate: nav,
  * header, footer, aside, menu and form elements, and elements whose ARIA role
  * or whose class or id words name navigation, menus, sidebars, breadcrumbs,
- * sharing widgets, ads or cookie banners. It also drops container blocks (not
- * paragraphs or headings) whose text is mostly link text. An element that
- * contains at least half of the page's text outside links is exempt from
- * these rules, because some sites put the whole article in a <header> or
- * <form>.
+ * sharing widgets, ads, cookie banners or reader comment sections. A <header>
+ * inside an <article> or <main> is the article's own and stays. It also drops
+ * container blocks (not paragraphs, headings or table rows) whose text is
+ * mostly link text. An element that contains at least half of the page's text
+ * outside links is exempt from these rules, because some sites put the whole
+ * article in a <header> or <form>.
  *
  * Block elements (paragraphs, headings, list items, table rows, divs, ...) and
  * <br> start new lines, so words never run together across block boundaries;

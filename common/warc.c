@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "log.h"
 
@@ -54,6 +55,8 @@ struct warc_reader {
     size_t max_block_bytes;
 
     bool gzip;
+    bool zstd;                      /* zstd frames (.warc.zst); zstream still holds the input cursor */
+    ZSTD_DCtx *zstd_context;
     z_stream zstream;
     bool zstream_ready;
     bool member_open;
@@ -212,9 +215,14 @@ char *warc_strip_brackets(const char *value)
 /* ------------------------------------------------------------------------ */
 /* Byte stream: plain or gzip members, into the uncompressed buffer          */
 
+static bool is_compressed(const warc_reader_t *reader)
+{
+    return reader->gzip || reader->zstd;
+}
+
 static uint64_t compressed_consumed(const warc_reader_t *reader)
 {
-    if (!reader->gzip)
+    if (!is_compressed(reader))
         return reader->buffer_base + reader->start;
     return reader->file_bytes_read - reader->zstream.avail_in;
 }
@@ -301,8 +309,17 @@ static int begin_member(warc_reader_t *reader)
 
 static int reserve(warc_reader_t *reader);
 
-/* Moves the compressed read position to the next gzip member header (the bytes
- * 1f 8b 08) after the current position. Returns 0, or -1 when there is none. */
+/* True when a gzip member (1f 8b 08) or a zstd frame (28 b5 2f fd) starts at `data`,
+ * whichever the reader decompresses; `length` must be at least 4. */
+static bool member_magic_at(const warc_reader_t *reader, const unsigned char *data)
+{
+    if (reader->zstd)
+        return data[0] == 0x28 && data[1] == 0xb5 && data[2] == 0x2f && data[3] == 0xfd;
+    return data[0] == 0x1f && data[1] == 0x8b && data[2] == 8;
+}
+
+/* Moves the compressed read position to the next gzip member or zstd frame
+ * header after the current position. Returns 0, or -1 when there is none. */
 static int seek_next_member(warc_reader_t *reader)
 {
     z_stream *z = &reader->zstream;
@@ -311,14 +328,14 @@ static int seek_next_member(warc_reader_t *reader)
         z->avail_in--;
     }
     for (;;) {
-        for (uInt i = 0; i + 2 < z->avail_in; i++) {
-            if (z->next_in[i] == 0x1f && z->next_in[i + 1] == 0x8b && z->next_in[i + 2] == 8) {
+        for (uInt i = 0; i + 3 < z->avail_in; i++) {
+            if (member_magic_at(reader, z->next_in + i)) {
                 z->next_in += i;
                 z->avail_in -= i;
                 return 0;
             }
         }
-        uInt keep = z->avail_in < 2 ? z->avail_in : 2;
+        uInt keep = z->avail_in < 3 ? z->avail_in : 3;
         z->next_in += z->avail_in - keep;
         z->avail_in = keep;
         if (reader->file_eof || read_input(reader) < 0)
@@ -334,21 +351,22 @@ static int seek_next_member(warc_reader_t *reader)
  * fail again, so the search goes on, but corrupt_member_count then grows by
  * more than one.
  */
-static int skip_corrupt_member(warc_reader_t *reader)
+static int skip_corrupt_member(warc_reader_t *reader, const char *cause)
 {
     uint64_t offset = compressed_consumed(reader);
-    const char *cause = reader->zstream.msg ? reader->zstream.msg : "inflate failed";
+    const char *format = reader->zstd ? "zstd" : "gzip";
+    const char *unit = reader->zstd ? "frame" : "member";
     reader->corrupt_member_count++;
     reader->member_open = false;
     if (seek_next_member(reader) < 0) {
         stop_stream(reader, STREAM_CORRUPT);
         reader->error_offset = offset;
-        log_error("%s: corrupt gzip data near byte %llu (%s) and no gzip member after it",
-                  reader->path, (unsigned long long)offset, cause);
+        log_error("%s: corrupt %s data near byte %llu (%s) and no %s %s after it",
+                  reader->path, format, (unsigned long long)offset, cause, format, unit);
         return -1;
     }
-    log_warn("%s: corrupt gzip data near byte %llu (%s); skipped to the next gzip member at "
-             "byte %llu", reader->path, (unsigned long long)offset, cause,
+    log_warn("%s: corrupt %s data near byte %llu (%s); skipped to the next %s %s at byte %llu",
+             reader->path, format, (unsigned long long)offset, cause, format, unit,
              (unsigned long long)compressed_consumed(reader));
 
     if (reader->damaged_length == reader->damaged_capacity) {
@@ -408,7 +426,7 @@ static int inflate_some(warc_reader_t *reader)
         stop_stream(reader, STREAM_NO_MEMORY);
         return -1;
     default:
-        return skip_corrupt_member(reader);
+        return skip_corrupt_member(reader, z->msg ? z->msg : "inflate failed");
     }
 }
 
@@ -426,6 +444,173 @@ static int read_plain(warc_reader_t *reader)
             return -1;
         }
         reader->stream_end = true;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* zstd frames (.warc.zst)                                                   */
+
+/* Skippable frames have the magic 0x184D2A50 to 0x184D2A5F (little-endian). The
+ * WARC zstd proposal stores a dictionary in the one with magic 0x184D2A5D at
+ * the start of the file. */
+#define ZSTD_DICTIONARY_FRAME_MAGIC 0x184D2A5Du
+
+static uint32_t read_le32(const unsigned char *data)
+{
+    return (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+           (uint32_t)data[3] << 24;
+}
+
+/* Makes at least `count` compressed bytes available unless the file ends first. */
+static int zstd_want_input(warc_reader_t *reader, size_t count)
+{
+    while (reader->zstream.avail_in < count && !reader->file_eof) {
+        if (read_input(reader) < 0) {
+            stop_stream(reader, STREAM_READ_ERROR);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Consumes `count` compressed bytes, copying them to `copy` unless it is NULL.
+ * Returns 0, or -1 when the file ends first. */
+static int zstd_take_input(warc_reader_t *reader, unsigned char *copy, size_t count)
+{
+    z_stream *z = &reader->zstream;
+    while (count > 0) {
+        if (zstd_want_input(reader, 1) < 0)
+            return -1;
+        if (z->avail_in == 0)
+            return -1;
+        size_t step = count < z->avail_in ? count : z->avail_in;
+        if (copy) {
+            memcpy(copy, z->next_in, step);
+            copy += step;
+        }
+        z->next_in += step;
+        z->avail_in -= (uInt)step;
+        count -= step;
+    }
+    return 0;
+}
+
+/* Loads the dictionary stored in a skippable frame's content of `size` bytes,
+ * which is either a raw dictionary or one zstd frame holding it. */
+static int zstd_load_dictionary(warc_reader_t *reader, uint32_t size)
+{
+    unsigned char *content = malloc(size ? size : 1);
+    if (!content || zstd_take_input(reader, content, size) < 0) {
+        free(content);
+        stop_stream(reader, content ? STREAM_TRUNCATED : STREAM_NO_MEMORY);
+        return -1;
+    }
+    unsigned char *dictionary = content;
+    size_t dictionary_size = size;
+    if (size >= 4 && read_le32(content) == ZSTD_MAGICNUMBER) {
+        unsigned long long decoded = ZSTD_getFrameContentSize(content, size);
+        if (decoded == ZSTD_CONTENTSIZE_UNKNOWN || decoded == ZSTD_CONTENTSIZE_ERROR ||
+            decoded > ((size_t)1 << 30)) {
+            log_error("%s: the zstd dictionary frame does not state a usable size",
+                      reader->path);
+            free(content);
+            stop_stream(reader, STREAM_CORRUPT);
+            return -1;
+        }
+        dictionary = malloc(decoded ? (size_t)decoded : 1);
+        size_t got = dictionary ? ZSTD_decompress(dictionary, (size_t)decoded, content, size)
+                                : 0;
+        free(content);
+        if (!dictionary || ZSTD_isError(got)) {
+            free(dictionary);
+            stop_stream(reader, STREAM_CORRUPT);
+            return -1;
+        }
+        dictionary_size = got;
+    }
+    size_t status = ZSTD_DCtx_loadDictionary(reader->zstd_context, dictionary, dictionary_size);
+    free(dictionary);
+    if (ZSTD_isError(status)) {
+        log_error("%s: invalid zstd dictionary: %s", reader->path, ZSTD_getErrorName(status));
+        stop_stream(reader, STREAM_CORRUPT);
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts the next zstd frame: skippable frames are skipped (a leading dictionary
+ * frame is loaded), and the stream ends at the end of the file. */
+static int zstd_begin_frame(warc_reader_t *reader)
+{
+    z_stream *z = &reader->zstream;
+    for (;;) {
+        if (zstd_want_input(reader, 8) < 0)
+            return -1;
+        if (z->avail_in == 0) {
+            reader->stream_end = true;
+            return 0;
+        }
+        uint32_t magic = z->avail_in >= 4 ? read_le32(z->next_in) : 0;
+        if (z->avail_in >= 8 && (magic & 0xFFFFFFF0u) == ZSTD_MAGIC_SKIPPABLE_START) {
+            uint32_t size = read_le32(z->next_in + 4);
+            zstd_take_input(reader, NULL, 8);
+            int status = magic == ZSTD_DICTIONARY_FRAME_MAGIC && reader->member_count == 0
+                             ? zstd_load_dictionary(reader, size)
+                             : zstd_take_input(reader, NULL, size);
+            if (status < 0) {
+                stop_stream(reader, STREAM_TRUNCATED);
+                return -1;
+            }
+            continue;
+        }
+        if (magic != ZSTD_MAGICNUMBER) {
+            log_warn("%s: the data after the zstd frame that ends at byte %llu is not zstd; "
+                     "ignored", reader->path, (unsigned long long)compressed_consumed(reader));
+            reader->stream_end = true;
+            return 0;
+        }
+        ZSTD_DCtx_reset(reader->zstd_context, ZSTD_reset_session_only);
+        if (push_member_start(reader) < 0) {
+            stop_stream(reader, STREAM_NO_MEMORY);
+            return -1;
+        }
+        reader->member_open = true;
+        reader->member_start = reader->buffer_base + reader->end;
+        return 0;
+    }
+}
+
+/* Decompresses into the free space at the buffer's end. */
+static int zstd_decompress_some(warc_reader_t *reader)
+{
+    z_stream *z = &reader->zstream;
+    if (!reader->member_open) {
+        if (zstd_begin_frame(reader) < 0)
+            return -1;
+        if (!reader->member_open)
+            return 0;
+    }
+    if (z->avail_in == 0 && !reader->file_eof && read_input(reader) < 0) {
+        stop_stream(reader, STREAM_READ_ERROR);
+        return -1;
+    }
+    ZSTD_inBuffer in = {z->next_in, z->avail_in, 0};
+    ZSTD_outBuffer out = {reader->buffer + reader->end, reader->capacity - reader->end, 0};
+    size_t status = ZSTD_decompressStream(reader->zstd_context, &out, &in);
+    z->next_in += in.pos;
+    z->avail_in -= (uInt)in.pos;
+    reader->end += out.pos;
+
+    if (ZSTD_isError(status))
+        return skip_corrupt_member(reader, ZSTD_getErrorName(status));
+    if (status == 0) {
+        reader->member_open = false;
+        return 0;
+    }
+    if (z->avail_in == 0 && reader->file_eof && out.pos == 0) {
+        stop_stream(reader, STREAM_TRUNCATED);
+        return -1;
     }
     return 0;
 }
@@ -466,7 +651,9 @@ static size_t fill(warc_reader_t *reader, size_t wanted)
             stop_stream(reader, STREAM_NO_MEMORY);
             break;
         }
-        int status = reader->gzip ? inflate_some(reader) : read_plain(reader);
+        int status = reader->gzip   ? inflate_some(reader)
+                     : reader->zstd ? zstd_decompress_some(reader)
+                                    : read_plain(reader);
         if (status < 0)
             break;
     }
@@ -512,11 +699,19 @@ static int peek_line(warc_reader_t *reader, size_t *length, size_t *line_end)
 /* ------------------------------------------------------------------------ */
 /* Reader                                                                    */
 
-warc_reader_t *warc_reader_open(const char *path, const warc_reader_options_t *options)
+/* Allocates a reader for `file`; the file is closed with the reader when
+ * `owns_file` is set. */
+static warc_reader_t *reader_new(FILE *file, bool owns_file, const char *path,
+                                 const warc_reader_options_t *options)
 {
     warc_reader_t *reader = calloc(1, sizeof *reader);
-    if (!reader)
+    if (!reader) {
+        if (owns_file)
+            fclose(file);
         return NULL;
+    }
+    reader->file = file;
+    reader->owns_file = owns_file;
     reader->path = strdup(path);
     reader->max_block_bytes = options && options->max_block_bytes ? options->max_block_bytes
                                                                    : DEFAULT_MAX_BLOCK_BYTES;
@@ -525,21 +720,41 @@ warc_reader_t *warc_reader_open(const char *path, const warc_reader_options_t *o
     reader->input = malloc(INPUT_CHUNK);
     if (!reader->path || !reader->buffer || !reader->input) {
         log_error("%s: out of memory opening the WARC reader", path);
-        goto fail;
+        warc_reader_close(reader);
+        return NULL;
     }
+    return reader;
+}
 
-    if (strcmp(path, "-") == 0) {
-        reader->file = stdin;
-    } else {
-        reader->file = fopen(path, "rb");
-        if (!reader->file) {
+static warc_reader_t *reader_start(warc_reader_t *reader);
+
+warc_reader_t *warc_reader_open(const char *path, const warc_reader_options_t *options)
+{
+    FILE *file = stdin;
+    if (strcmp(path, "-") != 0) {
+        file = fopen(path, "rb");
+        if (!file) {
             log_error("%s: cannot open: %s", path, strerror(errno));
-            goto fail;
+            return NULL;
         }
-        reader->owns_file = true;
     }
+    warc_reader_t *reader = reader_new(file, file != stdin, path, options);
+    return reader ? reader_start(reader) : NULL;
+}
 
-    /* Sniff the gzip magic from the first read; plain input keeps those bytes. */
+warc_reader_t *warc_reader_open_stream(FILE *file, const char *name,
+                                       const warc_reader_options_t *options)
+{
+    warc_reader_t *reader = reader_new(file, false, name, options);
+    return reader ? reader_start(reader) : NULL;
+}
+
+/* Sniffs the compression from the first read and sets up its decoder. Frees
+ * the reader and returns NULL on failure. */
+static warc_reader_t *reader_start(warc_reader_t *reader)
+{
+    const char *path = reader->path;
+    /* Sniff the gzip or zstd magic from the first read; plain input keeps those bytes. */
     reader->zstream.next_in = reader->input;
     reader->zstream.avail_in = 0;
     if (read_input(reader) < 0)
@@ -553,6 +768,15 @@ warc_reader_t *warc_reader_open(const char *path, const warc_reader_options_t *o
             goto fail;
         }
         reader->zstream_ready = true;
+    } else if (z->avail_in >= 4 && (read_le32(reader->input) == ZSTD_MAGICNUMBER ||
+                                    (read_le32(reader->input) & 0xFFFFFFF0u) ==
+                                        ZSTD_MAGIC_SKIPPABLE_START)) {
+        reader->zstd = true;
+        reader->zstd_context = ZSTD_createDCtx();
+        if (!reader->zstd_context) {
+            log_error("%s: out of memory creating the zstd decoder", path);
+            goto fail;
+        }
     } else {
         memcpy(reader->buffer, reader->input, z->avail_in);
         reader->end = z->avail_in;
@@ -610,10 +834,10 @@ static int report_damage(warc_reader_t *reader, const char *where, uint64_t reco
     const char *cause = "the file ends";
     switch (reader->state) {
     case STREAM_TRUNCATED:
-        cause = "the gzip stream is truncated";
+        cause = "the compressed stream is truncated";
         break;
     case STREAM_CORRUPT:
-        cause = "the gzip data is corrupt";
+        cause = "the compressed data is corrupt";
         break;
     case STREAM_READ_ERROR:
         cause = "a read failed";
@@ -625,7 +849,7 @@ static int report_damage(warc_reader_t *reader, const char *where, uint64_t reco
         break;
     }
     uint64_t offset = reader->buffer_base + reader->end;
-    if (reader->gzip)
+    if (is_compressed(reader))
         offset = reader->state != STREAM_OK ? reader->error_offset : compressed_consumed(reader);
     char record[64] = "";
     if (record_offset != UINT64_MAX)
@@ -932,6 +1156,50 @@ const char *warc_record_field(const warc_record_t *record, const char *name)
     return find_field(record->fields, record->field_count, name);
 }
 
+warc_record_t *warc_record_copy(const warc_record_t *record)
+{
+    warc_record_t *copy = malloc(sizeof *copy);
+    if (!copy)
+        return NULL;
+    *copy = *record;
+    copy->fields = NULL;
+    copy->field_count = 0;
+    copy->block = NULL;
+    if (record->block) {
+        unsigned char *block = malloc(record->block_length + 1);
+        if (!block)
+            goto fail;
+        memcpy(block, record->block, record->block_length);
+        block[record->block_length] = '\0';
+        copy->block = block;
+    }
+    copy->fields = calloc(record->field_count ? record->field_count : 1, sizeof *copy->fields);
+    if (!copy->fields)
+        goto fail;
+    for (size_t i = 0; i < record->field_count; i++) {
+        copy->fields[i].name = strdup(record->fields[i].name);
+        copy->fields[i].value = strdup(record->fields[i].value);
+        copy->field_count = i + 1;
+        if (!copy->fields[i].name || !copy->fields[i].value)
+            goto fail;
+    }
+    set_shortcuts(copy);
+    return copy;
+
+fail:
+    warc_record_free(copy);
+    return NULL;
+}
+
+void warc_record_free(warc_record_t *record)
+{
+    if (!record)
+        return;
+    free_fields(record->fields, record->field_count);
+    free((void *)record->block);
+    free(record);
+}
+
 const char *warc_reader_path(const warc_reader_t *reader)
 {
     return reader->path;
@@ -940,6 +1208,11 @@ const char *warc_reader_path(const warc_reader_t *reader)
 bool warc_reader_is_gzip(const warc_reader_t *reader)
 {
     return reader->gzip;
+}
+
+bool warc_reader_is_zstd(const warc_reader_t *reader)
+{
+    return reader->zstd;
 }
 
 uint64_t warc_reader_member_count(const warc_reader_t *reader)
@@ -959,7 +1232,7 @@ uint64_t warc_reader_resync_count(const warc_reader_t *reader)
 
 uint64_t warc_reader_bytes_read(const warc_reader_t *reader)
 {
-    return reader->gzip ? compressed_consumed(reader) : reader->file_bytes_read;
+    return is_compressed(reader) ? compressed_consumed(reader) : reader->file_bytes_read;
 }
 
 void warc_reader_close(warc_reader_t *reader)
@@ -969,6 +1242,7 @@ void warc_reader_close(warc_reader_t *reader)
     clear_record(&reader->record);
     if (reader->zstream_ready)
         inflateEnd(&reader->zstream);
+    ZSTD_freeDCtx(reader->zstd_context);
     if (reader->owns_file && reader->file)
         fclose(reader->file);
     free(reader->members);

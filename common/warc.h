@@ -2,7 +2,7 @@
  * WARC record reader and the HTTP messages inside response records.
  *
  * Reads WARC 1.0 and 1.1 files (and the older 0.17 and 0.18 version lines),
- * plain or gzip-compressed, from a path or standard input. Gzip input may
+ * plain, gzip- or zstd-compressed, from a path or standard input. Gzip input may
  * contain one member per record (the Common Crawl layout, ISO 28500 annex D)
  * or one member for the whole file. The reader inflates member after member,
  * so both look the same to the caller. Memory stays bounded by the largest record
@@ -19,6 +19,13 @@
  *
  * zlib does the inflating; gzip header fields (FEXTRA, FNAME, FCOMMENT, FHCRC)
  * are handled by zlib's gzip mode.
+ *
+ * Zstd input (.warc.zst) follows the same rules with frames in place of
+ * members: one frame per record or one for the whole file, record offsets at
+ * frame starts, corrupt frames skipped to the next frame magic. Skippable
+ * frames are ignored, except that a dictionary frame (magic 0x184D2A5D, as the
+ * proposed WARC zstd extension places it before the first record) is loaded,
+ * raw or itself zstd-compressed, and used for the frames after it.
  */
 #ifndef LMPIPE_WARC_H
 #define LMPIPE_WARC_H
@@ -26,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* One "Name: value" header field; names keep their original case. */
 typedef struct {
@@ -70,11 +78,16 @@ typedef struct {
 typedef struct warc_reader warc_reader_t;
 
 /*
- * Opens `path` ("-" for standard input). Gzip is recognized by its magic bytes,
- * not by the file name. `options` may be NULL. Returns NULL after logging
- * when the file cannot be opened.
+ * Opens `path` ("-" for standard input). Gzip and zstd are recognized by their
+ * magic bytes, not by the file name. `options` may be NULL. Returns NULL after
+ * logging when the file cannot be opened.
  */
 warc_reader_t *warc_reader_open(const char *path, const warc_reader_options_t *options);
+
+/* Like warc_reader_open, but reads an open stream that the caller keeps
+ * owning and closes after warc_reader_close; `name` appears in messages. */
+warc_reader_t *warc_reader_open_stream(FILE *file, const char *name,
+                                       const warc_reader_options_t *options);
 
 /*
  * Reads the next record. Returns 1 and points *record at a record owned by the
@@ -89,12 +102,22 @@ int warc_reader_next(warc_reader_t *reader, warc_record_t **record);
 /* Returns the value of field `name` (case-insensitive) or NULL. */
 const char *warc_record_field(const warc_record_t *record, const char *name);
 
+/*
+ * Copies a record, its fields and its block into one new allocation that
+ * outlives the reader, so records can be handed to other threads. Returns
+ * NULL when memory runs out. Free with warc_record_free.
+ */
+warc_record_t *warc_record_copy(const warc_record_t *record);
+void warc_record_free(warc_record_t *record);
+
 const char *warc_reader_path(const warc_reader_t *reader);
 /* True when the input is gzip-compressed. */
 bool warc_reader_is_gzip(const warc_reader_t *reader);
-/* Number of gzip members started so far (0 for plain input). */
+/* True when the input is zstd-compressed. */
+bool warc_reader_is_zstd(const warc_reader_t *reader);
+/* Number of gzip members or zstd frames started so far (0 for plain input). */
 uint64_t warc_reader_member_count(const warc_reader_t *reader);
-/* Number of gzip members skipped because inflate rejected their data. */
+/* Number of gzip members or zstd frames skipped because their data was rejected. */
 uint64_t warc_reader_corrupt_member_count(const warc_reader_t *reader);
 /* Number of times the reader skipped bytes to find the next "WARC/" line. */
 uint64_t warc_reader_resync_count(const warc_reader_t *reader);

@@ -119,6 +119,86 @@ static void test_whitespace_and_entities(void)
     html_text_free(&result);
 }
 
+/* Reader comments, share widgets and the site header go; an article's own
+ * <header> with its title stays. */
+static void test_comments_and_headers(void)
+{
+    html_text_t result;
+    extract("<body><div id=\"header\"><span>Site name</span></div>"
+            "<article><header class=\"entry-header\"><h1>Post title</h1></header>"
+            "<p>The post body is the longest text on the page and must be kept whole.</p>"
+            "<div class=\"share-buttons\"><span>Tweet</span></div></article>"
+            "<section id=\"comments\" class=\"comments-area\"><h3>2 comments</h3>"
+            "<div class=\"comment\"><p>Nice post!</p></div></section>"
+            "<div id=\"disqus_thread\"><p>Loading comments</p></div>"
+            "<form id=\"respond\"><p>Leave a reply</p></form></body>",
+            &result);
+    CHECK_STR_EQ(result.text,
+                 "Post title\nThe post body is the longest text on the page and must be "
+                 "kept whole.");
+    html_text_free(&result);
+
+    /* Forum posts marked "comment" one by one are the page's content. */
+    extract("<body><div class=\"comment\"><p>First post of the thread.</p></div>"
+            "<div class=\"comment\"><p>Second post answers it.</p></div>"
+            "<div class=\"comment\"><p>Third post closes it.</p></div></body>",
+            &result);
+    CHECK_STR_EQ(result.text,
+                 "First post of the thread.\nSecond post answers it.\nThird post closes it.");
+    html_text_free(&result);
+}
+
+/* Unknown and custom elements are inline: their text keeps the spacing of the
+ * source, and block boundaries around them still end lines. */
+static void test_unknown_inline_tags(void)
+{
+    html_text_t result;
+    extract("<body><p>un<x-word>known</x-word> <blink>tags</blink><foo> stay</foo> "
+            "inline</p><div>block</div><my-card>custom</my-card><div>next</div>"
+            "<p>a<wbr>b <abbr>c</abbr>d</p></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "unknown tags stay inline\nblock\ncustom\nnext\nab cd");
+    html_text_free(&result);
+}
+
+static void test_more_entities(void)
+{
+    html_text_t result;
+    /* "&notit;" reads as "&not" + "it;" in text, as HTML5 specifies and browsers do. */
+    extract("<body><p>&hellip; &mdash; &#x4e2d;&#x6587; &copy 2024 &euro;5 &zzz; &notit; "
+            "&quot;q&quot; &#0; &#xD800;</p></body>",
+            &result);
+    CHECK_STR_EQ(result.text,
+                 "\xe2\x80\xa6 \xe2\x80\x94 中文 \xc2\xa9 2024 \xe2\x82\xac" "5 &zzz; \xc2\xacit; "
+                 "\"q\" \xef\xbf\xbd \xef\xbf\xbd");
+    html_text_free(&result);
+}
+
+/* Script and style contents are removed before parsing; the scanner must not
+ * be fooled by comments, attribute values, <title> text or escaped scripts. */
+static void test_raw_text_elements(void)
+{
+    html_text_t result;
+    extract("<html><head><title>Using <script> tags</title>"
+            "<style>p::after { content: \"</p>\" }</style></head><body>"
+            "<!-- <script> --><p>after a commented tag</p>"
+            "<p title=\"<script>\">attribute value</p>"
+            "<script type=\"text/javascript\">var s = '<p>not text</p>';</script>"
+            "<SCRIPT>if (a < b) x = '</scr' + 'ipt>';</SCRIPT >"
+            "<script><!-- document.write('<script></script>'); --></script>"
+            "<p>end</p><script>never closed <p>lost</p>",
+            &result);
+    CHECK_STR_EQ(result.text, "after a commented tag\nattribute value\nend");
+    CHECK_STR_EQ(result.title, "Using <script> tags");
+    html_text_free(&result);
+
+    extract("<body><textarea><script>kept as text</script></textarea>"
+            "<p>visible</p></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "visible");
+    html_text_free(&result);
+}
+
 static void test_pre_keeps_whitespace(void)
 {
     html_text_t result;
@@ -182,6 +262,10 @@ int main(void)
     test_block_boundaries();
     test_whitespace_and_entities();
     test_pre_keeps_whitespace();
+    test_comments_and_headers();
+    test_unknown_inline_tags();
+    test_more_entities();
+    test_raw_text_elements();
     test_title_and_lang();
     test_malformed_input();
     return CHECK_DONE();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "check.h"
 #include "log.h"
@@ -303,6 +304,239 @@ static void test_large_records(void)
     }
     CHECK_INT_EQ(skipped, 2);
     CHECK_INT_EQ(kept, 3);
+    warc_reader_close(reader);
+    unlink(path);
+    free(path);
+    free(file.data);
+}
+
+/* A copied record keeps its fields and block after the reader moves on. */
+static void test_record_copy(void)
+{
+    bytes_t records[4];
+    build_capture(records, "\r\n");
+    bytes_t file = {0};
+    for (int i = 0; i < 4; i++)
+        bytes_append(&file, records[i].data, records[i].length);
+    char *path = write_temp(&file, file.length);
+    warc_reader_t *reader = warc_reader_open(path, NULL);
+    warc_record_t *record;
+    warc_record_t *copy = NULL;
+    while (warc_reader_next(reader, &record) == 1) {
+        if (strcmp(record->type, "response") == 0)
+            copy = warc_record_copy(record);
+    }
+    warc_reader_close(reader);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK_STR_EQ(copy->type, "response");
+        CHECK_STR_EQ(copy->target_uri, "<http://example.com/>");
+        CHECK_STR_EQ(warc_record_field(copy, "WARC-Date"), "2024-05-01T10:00:00Z");
+        CHECK_INT_EQ(copy->block_length, strlen(http_page));
+        CHECK(memcmp(copy->block, http_page, strlen(http_page)) == 0);
+    }
+    warc_record_free(copy);
+    unlink(path);
+    free(path);
+    free(file.data);
+    free_records(records);
+}
+
+/* ------------------------------------------------------------------------ */
+/* zstd                                                                      */
+
+static void append_zstd_frame(bytes_t *out, const unsigned char *data, size_t length,
+                              ZSTD_CDict *dictionary)
+{
+    size_t bound = ZSTD_compressBound(length);
+    unsigned char *compressed = malloc(bound);
+    size_t size;
+    if (dictionary) {
+        ZSTD_CCtx *context = ZSTD_createCCtx();
+        size = ZSTD_compress_usingCDict(context, compressed, bound, data, length, dictionary);
+        ZSTD_freeCCtx(context);
+    } else {
+        size = ZSTD_compress(compressed, bound, data, length, 3);
+    }
+    CHECK(!ZSTD_isError(size));
+    bytes_append(out, compressed, size);
+    free(compressed);
+}
+
+static void append_le32(bytes_t *out, uint32_t value)
+{
+    unsigned char bytes[4] = {value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff,
+                              value >> 24};
+    bytes_append(out, bytes, 4);
+}
+
+static void test_zstd_per_record(void)
+{
+    bytes_t records[4];
+    build_capture(records, "\r\n");
+    bytes_t file = {0};
+    /* A skippable frame before the records is ignored. */
+    append_le32(&file, 0x184D2A50u);
+    append_le32(&file, 3);
+    bytes_append_string(&file, "abc");
+    uint64_t offsets[4];
+    for (int i = 0; i < 4; i++) {
+        offsets[i] = file.length;
+        append_zstd_frame(&file, records[i].data, records[i].length, NULL);
+    }
+    char *path = write_temp(&file, file.length);
+    check_capture(path, offsets, LAYOUT_GZIP_PER_RECORD);
+
+    warc_reader_t *reader = warc_reader_open(path, NULL);
+    warc_record_t *record;
+    while (warc_reader_next(reader, &record) == 1)
+        ;
+    CHECK(warc_reader_is_zstd(reader));
+    CHECK(!warc_reader_is_gzip(reader));
+    CHECK_INT_EQ(warc_reader_member_count(reader), 4);
+    CHECK_INT_EQ(warc_reader_bytes_read(reader), file.length);
+    warc_reader_close(reader);
+    unlink(path);
+    free(path);
+    free(file.data);
+    free_records(records);
+}
+
+static void test_zstd_whole_file(void)
+{
+    bytes_t records[4];
+    build_capture(records, "\r\n");
+    bytes_t plain = {0};
+    uint64_t offsets[4];
+    for (int i = 0; i < 4; i++) {
+        offsets[i] = plain.length;
+        bytes_append(&plain, records[i].data, records[i].length);
+    }
+    bytes_t file = {0};
+    append_zstd_frame(&file, plain.data, plain.length, NULL);
+    char *path = write_temp(&file, file.length);
+    check_capture(path, offsets, LAYOUT_GZIP_WHOLE_FILE);
+    unlink(path);
+    free(path);
+    free(file.data);
+    free(plain.data);
+    free_records(records);
+}
+
+/* A dictionary frame (magic 0x184D2A5D) first, holding a raw dictionary or a
+ * zstd-compressed one; every record frame needs it to decompress. */
+static void check_zstd_dictionary(bool compressed_dictionary)
+{
+    bytes_t records[4];
+    build_capture(records, "\r\n");
+    bytes_t samples = {0};
+    for (int i = 0; i < 4; i++)
+        bytes_append(&samples, records[i].data, records[i].length);
+    /* A raw-content dictionary: any bytes work as a prefix dictionary. */
+    ZSTD_CDict *dictionary = ZSTD_createCDict(samples.data, samples.length, 3);
+
+    bytes_t file = {0};
+    append_le32(&file, 0x184D2A5Du);
+    if (compressed_dictionary) {
+        bytes_t frame = {0};
+        append_zstd_frame(&frame, samples.data, samples.length, NULL);
+        append_le32(&file, (uint32_t)frame.length);
+        bytes_append(&file, frame.data, frame.length);
+        free(frame.data);
+    } else {
+        append_le32(&file, (uint32_t)samples.length);
+        bytes_append(&file, samples.data, samples.length);
+    }
+    uint64_t offsets[4];
+    for (int i = 0; i < 4; i++) {
+        offsets[i] = file.length;
+        append_zstd_frame(&file, records[i].data, records[i].length, dictionary);
+    }
+    char *path = write_temp(&file, file.length);
+    check_capture(path, offsets, LAYOUT_GZIP_PER_RECORD);
+    unlink(path);
+    free(path);
+    free(file.data);
+    free(samples.data);
+    ZSTD_freeCDict(dictionary);
+    free_records(records);
+}
+
+static void test_zstd_dictionary(void)
+{
+    check_zstd_dictionary(false);
+    check_zstd_dictionary(true);
+}
+
+/* A truncated last frame ends the file with -1 after the whole records. A
+ * corrupt frame in the middle is skipped, and the records after it are read. */
+static void test_zstd_damage(void)
+{
+    bytes_t records[4];
+    build_capture(records, "\r\n");
+    bytes_t file = {0};
+    size_t frame_start[5];
+    for (int i = 0; i < 4; i++) {
+        frame_start[i] = file.length;
+        append_zstd_frame(&file, records[i].data, records[i].length, NULL);
+    }
+    frame_start[4] = file.length;
+
+    char *path = write_temp(&file, frame_start[3] + (frame_start[4] - frame_start[3]) / 2);
+    warc_reader_t *reader = warc_reader_open(path, NULL);
+    warc_record_t *record;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT_EQ(warc_reader_next(reader, &record), 1);
+    CHECK_INT_EQ(warc_reader_next(reader, &record), -1);
+    CHECK_INT_EQ(warc_reader_next(reader, &record), 0);
+    warc_reader_close(reader);
+    unlink(path);
+    free(path);
+
+    /* Frame 2 (the request): its content checksum and data are overwritten. */
+    memset(file.data + frame_start[2] - 6, 0xff, 6);
+    path = write_temp(&file, file.length);
+    reader = warc_reader_open(path, NULL);
+    int intact = 0;
+    int status;
+    while ((status = warc_reader_next(reader, &record)) == 1) {
+        if (!record->damaged) {
+            intact++;
+            CHECK(strcmp(record->type, "request") != 0);
+        }
+    }
+    CHECK_INT_EQ(status, 0);
+    CHECK_INT_EQ(intact, 3);
+    CHECK(warc_reader_corrupt_member_count(reader) >= 1);
+    warc_reader_close(reader);
+    unlink(path);
+    free(path);
+    free(file.data);
+    free_records(records);
+}
+
+/* Header values with bytes that are not UTF-8 (Latin-1 and cut sequences) are
+ * kept byte for byte; the reader never decodes them. */
+static void test_non_utf8_header_values(void)
+{
+    bytes_t file = {0};
+    const char *block = "text";
+    append_record(&file, "WARC/1.0", "resource", "<urn:uuid:latin1>",
+                  "WARC-Target-URI: http://example.com/caf\xe9\r\n"
+                  "X-Note: \xff\xfe\xc3 cut\r\n",
+                  block, strlen(block), "\r\n", 0);
+    append_record(&file, "WARC/1.0", "resource", "<urn:uuid:next>", "", block, strlen(block),
+                  "\r\n", 0);
+    char *path = write_temp(&file, file.length);
+    warc_reader_t *reader = warc_reader_open(path, NULL);
+    warc_record_t *record;
+    CHECK_INT_EQ(warc_reader_next(reader, &record), 1);
+    CHECK_STR_EQ(record->target_uri, "http://example.com/caf\xe9");
+    CHECK_STR_EQ(warc_record_field(record, "X-Note"), "\xff\xfe\xc3 cut");
+    CHECK_INT_EQ(record->block_length, 4);
+    CHECK_INT_EQ(warc_reader_next(reader, &record), 1);
+    CHECK_STR_EQ(record->record_id, "<urn:uuid:next>");
+    CHECK_INT_EQ(warc_reader_next(reader, &record), 0);
     warc_reader_close(reader);
     unlink(path);
     free(path);
@@ -651,6 +885,12 @@ int main(void)
     test_plain_lf_only();
     test_gzip_per_record();
     test_gzip_whole_file();
+    test_zstd_per_record();
+    test_zstd_whole_file();
+    test_zstd_dictionary();
+    test_zstd_damage();
+    test_non_utf8_header_values();
+    test_record_copy();
     test_large_records();
     test_truncated_gzip_member();
     test_truncated_plain_block();

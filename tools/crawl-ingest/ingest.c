@@ -8,6 +8,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 
 #include "charset.h"
 #include "ingest.h"
+#include "langid.h"
 #include "log.h"
 #include "warc.h"
 
@@ -118,6 +121,23 @@ static const char *source_for(const ingest_run_t *run, const char *path)
 /* ------------------------------------------------------------------------ */
 /* Page to document                                                          */
 
+/* Language identification reads at most this many bytes of a document: CLD2's
+ * cost grows with the text, while a few thousand characters already decide
+ * the language of a page. */
+#define LANGUAGE_SAMPLE_BYTES 4096
+
+/* Length of the detection sample: the text, or its first LANGUAGE_SAMPLE_BYTES
+ * cut back to a UTF-8 character boundary. */
+static size_t language_sample_length(const char *text, size_t length)
+{
+    if (length <= LANGUAGE_SAMPLE_BYTES)
+        return length;
+    size_t cut = LANGUAGE_SAMPLE_BYTES;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 /* Converts the payload to UTF-8 text (extracting HTML) and fills `doc`.
  * Returns NULL to keep the document, or the drop reason. */
 static const char *build_document(ingest_run_t *run, const page_t *page, doc_t *doc)
@@ -169,7 +189,16 @@ static const char *build_document(ingest_run_t *run, const page_t *page, doc_t *
     doc_set_field(&doc->source, page->source);
     doc_set_field(&doc->url, page->url);
     doc_set_field(&doc->date, page->date);
-    doc_set_field(&doc->lang, extracted.lang);
+    /* The detected language is the document's language: many pages declare
+     * none or keep a template's "en". The declaration is kept in meta. */
+    langid_result_t language;
+    langid_detect(extracted.text, language_sample_length(extracted.text, extracted.length),
+                  &language);
+    bool detected = strcmp(language.code, "un") != 0;
+    doc_set_field(&doc->lang, detected ? language.code : extracted.lang);
+    doc_meta_set(doc, "language_score", json_real(detected ? language.score : 0.0));
+    if (extracted.lang)
+        doc_meta_set(doc, "html_lang", json_string(extracted.lang));
     if (extracted.title)
         doc_meta_set(doc, "title", json_string(extracted.title));
     if (page->media_type[0])
@@ -183,7 +212,17 @@ static const char *build_document(ingest_run_t *run, const page_t *page, doc_t *
     return NULL;
 }
 
-/* Builds and writes one page's document, or counts why it was dropped. */
+/* The document made from one record on a worker thread; the reading thread
+ * writes it in record order. */
+struct ingest_capture {
+    warc_record_t *record;
+    doc_t doc;
+    bool has_doc;
+    int status;
+};
+
+/* Builds and writes one page's document, or counts why it was dropped. On a
+ * worker thread the document is left in run->capture instead. */
 static int emit_page(ingest_run_t *run, const page_t *page)
 {
     doc_t doc;
@@ -197,6 +236,11 @@ static int emit_page(ingest_run_t *run, const page_t *page)
             log_error("%s: out of memory converting the page", page->id);
             status = INGEST_FATAL;
         }
+    } else if (run->capture) {
+        stats_record_kept(&run->stats, doc.text_length);
+        run->capture->doc = doc;
+        run->capture->has_doc = true;
+        return INGEST_OK;
     } else if (doc_writer_write(run->writer, &doc) != 0) {
         status = INGEST_FATAL;
     } else {
@@ -312,6 +356,56 @@ static int ingest_payload_record(ingest_run_t *run, const warc_record_t *record,
     return emit_page(run, page);
 }
 
+/* Length of the valid UTF-8 sequence at `p` (at most `left` bytes), or 0. */
+static size_t utf8_sequence_length(const unsigned char *p, size_t left)
+{
+    size_t length = 2;
+    if (p[0] < 0x80)
+        length = 1;
+    else if (p[0] >= 0xF0)
+        length = 4;
+    else if (p[0] >= 0xE0)
+        length = 3;
+    if (length > left)
+        return 0;
+    return charset_is_valid_utf8(p, length) ? length : 0;
+}
+
+/*
+ * Copies a WARC header value for a document field. WARC headers are UTF-8, but
+ * old writers put Latin-1 or raw bytes in URIs; such bytes are percent-encoded
+ * ("caf\xe9" -> "caf%E9"), as a browser sends them, so the value stays valid
+ * JSON text and distinct. Returns a malloc'ed string or NULL for NULL; sets
+ * *repaired when bytes were encoded.
+ */
+static char *header_value_utf8(const char *value, bool *repaired)
+{
+    if (!value)
+        return NULL;
+    size_t length = strlen(value);
+    if (charset_is_valid_utf8((const unsigned char *)value, length))
+        return strdup(value);
+    *repaired = true;
+    char *out = malloc(length * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    const unsigned char *p = (const unsigned char *)value;
+    while (*p) {
+        size_t step = utf8_sequence_length(p, strlen((const char *)p));
+        if (step == 0) {
+            used += (size_t)sprintf(out + used, "%%%02X", *p);
+            p++;
+            continue;
+        }
+        memcpy(out + used, p, step);
+        used += step;
+        p += step;
+    }
+    out[used] = '\0';
+    return out;
+}
+
 static int ingest_record(ingest_run_t *run, const warc_record_t *record, const char *path)
 {
     const char *type = type_name(record->type);
@@ -341,7 +435,16 @@ static int ingest_record(ingest_run_t *run, const warc_record_t *record, const c
         stats_count(&run->stats, "payloads_truncated_by_crawler", 1);
 
     page_t page = {0};
-    page.id = warc_strip_brackets(record->record_id);
+    bool repaired = false;
+    char *raw_id = warc_strip_brackets(record->record_id);
+    char *raw_url = warc_strip_brackets(record->target_uri);
+    page.id = header_value_utf8(raw_id, &repaired);
+    page.url = header_value_utf8(raw_url, &repaired);
+    char *date = header_value_utf8(record->date, &repaired);
+    free(raw_id);
+    free(raw_url);
+    if (repaired)
+        stats_count(&run->stats, "warc_header_values_not_utf8", 1);
     if (!page.id) {
         /* No WARC-Record-ID: name the record by its place in the file. */
         char fallback[64];
@@ -352,8 +455,7 @@ static int ingest_record(ingest_run_t *run, const warc_record_t *record, const c
         if (page.id)
             snprintf(page.id, size, "%s:%llu", fallback, (unsigned long long)record->offset);
     }
-    page.url = warc_strip_brackets(record->target_uri);
-    page.date = record->date;
+    page.date = date;
     page.source = source_for(run, path);
     page.offset = (int64_t)record->offset;
 
@@ -361,6 +463,156 @@ static int ingest_record(ingest_run_t *run, const warc_record_t *record, const c
                           : ingest_payload_record(run, record, &page, conversion);
     free(page.id);
     free(page.url);
+    free(date);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records converted on several threads                                      */
+
+/* Records per batch per thread, and the block bytes after which a batch is
+ * closed early, so memory stays a bounded multiple of the largest record. */
+enum { RECORDS_PER_THREAD = 32 };
+#define BATCH_MAX_BYTES ((size_t)32 << 20)
+
+typedef struct {
+    ingest_capture_t *items;
+    size_t count;
+    atomic_size_t next;         /* the next item a thread takes */
+    const char *path;
+} batch_t;
+
+typedef struct {
+    ingest_run_t run;           /* a copy of the shared run with its own stats */
+    batch_t *batch;
+    pthread_t thread;
+    bool started;
+} worker_t;
+
+static void *worker_main(void *argument)
+{
+    worker_t *worker = argument;
+    batch_t *batch = worker->batch;
+    for (;;) {
+        size_t i = atomic_fetch_add(&batch->next, 1);
+        if (i >= batch->count)
+            break;
+        ingest_capture_t *item = &batch->items[i];
+        worker->run.capture = item;
+        item->status = ingest_record(&worker->run, item->record, batch->path);
+        worker->run.capture = NULL;
+    }
+    return NULL;
+}
+
+/* Converts the batch on every worker (the calling thread is worker 0), then
+ * writes the documents in record order. Returns INGEST_OK or INGEST_FATAL. */
+static int run_batch(ingest_run_t *run, worker_t *workers, batch_t *batch)
+{
+    atomic_store(&batch->next, 0);
+    int threads = run->threads;
+    for (int t = 1; t < threads; t++) {
+        workers[t].batch = batch;
+        workers[t].started =
+            pthread_create(&workers[t].thread, NULL, worker_main, &workers[t]) == 0;
+    }
+    workers[0].batch = batch;
+    worker_main(&workers[0]);
+    for (int t = 1; t < threads; t++) {
+        if (workers[t].started)
+            pthread_join(workers[t].thread, NULL);
+        workers[t].started = false;
+    }
+
+    int result = INGEST_OK;
+    for (size_t i = 0; i < batch->count; i++) {
+        ingest_capture_t *item = &batch->items[i];
+        if (item->status == INGEST_FATAL)
+            result = INGEST_FATAL;
+        if (result == INGEST_OK && item->has_doc && doc_writer_write(run->writer, &item->doc) != 0)
+            result = INGEST_FATAL;
+        doc_clear(&item->doc);
+        item->has_doc = false;
+        warc_record_free(item->record);
+        item->record = NULL;
+    }
+    batch->count = 0;
+    return result;
+}
+
+/* Reads records into batches and converts each batch on run->threads threads.
+ * Returns the last warc_reader_next status, or 2 when the run must stop. */
+static int read_parallel(ingest_run_t *run, warc_reader_t *reader, const char *path,
+                         uint64_t *records)
+{
+    int threads = run->threads;
+    size_t capacity = (size_t)threads * RECORDS_PER_THREAD;
+    worker_t *workers = calloc((size_t)threads, sizeof *workers);
+    batch_t batch = {.items = calloc(capacity, sizeof *batch.items), .path = path};
+    if (!workers || !batch.items) {
+        free(workers);
+        free(batch.items);
+        log_error("%s: out of memory starting %d threads", path, threads);
+        return 2;
+    }
+    for (int t = 0; t < threads; t++) {
+        workers[t].run = *run;
+        workers[t].run.writer = NULL;
+        stats_init(&workers[t].run.stats, "crawl-ingest");
+    }
+
+    int status;
+    int result = INGEST_OK;
+    size_t batch_bytes = 0;
+    warc_record_t *record;
+    while ((status = warc_reader_next(reader, &record)) == 1) {
+        (*records)++;
+        if (record->length_mismatch)
+            stats_count(&run->stats, "warc_length_mismatches", 1);
+        ingest_capture_t *item = &batch.items[batch.count];
+        doc_init(&item->doc);
+        item->record = warc_record_copy(record);
+        if (!item->record) {
+            log_error("%s: out of memory copying the record at byte %llu", path,
+                      (unsigned long long)record->offset);
+            result = INGEST_FATAL;
+            break;
+        }
+        batch.count++;
+        batch_bytes += record->block_length;
+        if (batch.count == capacity || batch_bytes >= BATCH_MAX_BYTES) {
+            result = run_batch(run, workers, &batch);
+            batch_bytes = 0;
+            if (result == INGEST_FATAL)
+                break;
+        }
+    }
+    if (batch.count > 0 && run_batch(run, workers, &batch) == INGEST_FATAL)
+        result = INGEST_FATAL;
+
+    for (int t = 0; t < threads; t++) {
+        stats_merge(&run->stats, &workers[t].run.stats);
+        stats_free(&workers[t].run.stats);
+    }
+    free(workers);
+    free(batch.items);
+    return result == INGEST_FATAL ? 2 : status;
+}
+
+/* Reads records one by one on the calling thread. Returns the last
+ * warc_reader_next status, or 2 when the run must stop. */
+static int read_serial(ingest_run_t *run, warc_reader_t *reader, const char *path,
+                       uint64_t *records)
+{
+    warc_record_t *record;
+    int status;
+    while ((status = warc_reader_next(reader, &record)) == 1) {
+        (*records)++;
+        if (record->length_mismatch)
+            stats_count(&run->stats, "warc_length_mismatches", 1);
+        if (ingest_record(run, record, path) == INGEST_FATAL)
+            return 2;
+    }
     return status;
 }
 
@@ -373,27 +625,23 @@ static int ingest_warc(ingest_run_t *run, const char *path)
 
     uint64_t records = 0;
     int result = INGEST_OK;
-    warc_record_t *record;
-    int status;
-    while ((status = warc_reader_next(reader, &record)) == 1) {
-        records++;
-        if (record->length_mismatch)
-            stats_count(&run->stats, "warc_length_mismatches", 1);
-        if (ingest_record(run, record, path) == INGEST_FATAL) {
-            result = INGEST_FATAL;
-            break;
-        }
-    }
-    if (result != INGEST_FATAL && status < 0) {
+    int status = run->threads > 1 ? read_parallel(run, reader, path, &records)
+                                  : read_serial(run, reader, path, &records);
+    if (status == 2) {
+        result = INGEST_FATAL;
+    } else if (status < 0) {
         /* The record cut short by the damage is seen but cannot be kept. */
         stats_record_in(&run->stats, 0);
         stats_record_dropped(&run->stats, "truncated_record");
         stats_count(&run->stats, "damaged_files", 1);
         result = records > 0 ? INGEST_INPUT_DAMAGED : INGEST_INPUT_FAILED;
     }
-    stats_count(&run->stats, "gzip_members", warc_reader_member_count(reader));
+    const char *unit = warc_reader_is_zstd(reader) ? "zstd_frames" : "gzip_members";
+    stats_count(&run->stats, unit, warc_reader_member_count(reader));
     stats_count(&run->stats, "warc_resyncs", warc_reader_resync_count(reader));
-    stats_count(&run->stats, "gzip_corrupt_members", warc_reader_corrupt_member_count(reader));
+    const char *corrupt = warc_reader_is_zstd(reader) ? "zstd_corrupt_frames"
+                                                      : "gzip_corrupt_members";
+    stats_count(&run->stats, corrupt, warc_reader_corrupt_member_count(reader));
     if (result == INGEST_OK && records == 0 && warc_reader_resync_count(reader) > 0) {
         log_error("%s: no WARC record found; check that it is a WARC or WET file", path);
         result = INGEST_INPUT_FAILED;

@@ -34,11 +34,16 @@ enum {
     INGEST_FATAL = -1,          /* writing the output failed; the run stops */
 };
 
+/* Where a worker thread leaves the document of one record (see ingest.c). */
+typedef struct ingest_capture ingest_capture_t;
+
 typedef struct {
     const ingest_settings_t *settings;
     html_text_options_t html_options;
     doc_writer_t *writer;
     stats_t stats;
+    int threads;                /* records of a WARC file are converted on this many threads */
+    ingest_capture_t *capture;  /* set on worker threads: documents go here, not to writer */
 } ingest_run_t;
 
 /*

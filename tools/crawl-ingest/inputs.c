@@ -22,7 +22,9 @@ static bool has_suffix(const char *text, const char *suffix)
            strcasecmp(text + text_length - suffix_length, suffix) == 0;
 }
 
-static const char *const warc_suffixes[] = {".warc", ".warc.gz", ".wet", ".wet.gz"};
+static const char *const warc_suffixes[] = {
+    ".warc", ".warc.gz", ".warc.zst", ".wet", ".wet.gz", ".wet.zst",
+};
 static const char *const html_suffixes[] = {".html", ".htm", ".xhtml"};
 static const char *const document_suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst"};
 
@@ -163,7 +165,7 @@ void inputs_expand(const cli_string_list_t *given, cli_string_list_t *files, siz
         expand_folder(input, files, &skipped);
         if (skipped > 0)
             log_info("%s: skipped %zu files whose names crawl-ingest does not read "
-                     "(it reads .warc[.gz], .wet[.gz], .html, .htm, .jsonl[.gz|.zst])",
+                     "(it reads .warc[.gz|.zst], .wet[.gz|.zst], .html, .htm, .jsonl[.gz|.zst])",
                      input, skipped);
         if (files->count == before)
             log_warn("%s: folder contains no file that crawl-ingest reads", input);

@@ -6,7 +6,7 @@ expect_exit 0 "$(tool crawl-ingest)" --help
 expect_grep 'crawl-ingest' "$WORK/out"
 expect_grep 'min-text-bytes' "$WORK/out"
 expect_grep 'max-record-bytes' "$WORK/out"
-expect_grep 'one thread' "$WORK/out"
+expect_grep 'threads N converts the records' "$WORK/out"
 
 expect_exit 2 "$(tool crawl-ingest)" --no-such-option x.warc.gz
 expect_exit 2 "$(tool crawl-ingest)"

@@ -1,0 +1,29 @@
+# --threads converts records in parallel and writes the same documents in the
+# same order as one thread; --task I/N splits files between processes.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/warc-builder.sh"
+
+for file in a b; do
+    for i in $(seq 1 150); do
+        http_page "$file-$i" "Page $i of file $file, with a few words of text."
+        warc_record request "$file-request-$i" $'GET / HTTP/1.1\r\n\r\n'
+    done | gzip -c >"$WORK/$file.warc.gz"
+done
+
+ingest "$WORK/a.warc.gz" "$WORK/b.warc.gz"
+cp "$WORK/out.jsonl" "$WORK/one-thread.jsonl"
+expect_count 300
+for threads in 2 5; do
+    ingest "$WORK/a.warc.gz" "$WORK/b.warc.gz" --threads "$threads"
+    cmp -s "$WORK/out.jsonl" "$WORK/one-thread.jsonl" ||
+        fail "--threads $threads wrote other documents or another order"
+    expect_grep '"records_in": 600' "$WORK/stats.json"
+    expect_grep '"type_request": 300' "$WORK/stats.json"
+done
+
+for task in 0 1; do
+    expect_exit 0 "$(tool crawl-ingest)" "$WORK/a.warc.gz" "$WORK/b.warc.gz" --task "$task/2" \
+        -o "$WORK/task-$task.jsonl"
+done
+cat "$WORK/task-0.jsonl" "$WORK/task-1.jsonl" | cmp -s - "$WORK/one-thread.jsonl" ||
+    fail "tasks 0/2 and 1/2 together differ from one run"
