@@ -1,7 +1,8 @@
 /*
  * Exact deduplication: two documents are duplicates when the xxh3-128 hashes
  * of their dedup keys (text_dedup_key: NFC, case folded, white space
- * collapsed) are equal. Memory is one table slot (24 bytes) per distinct
+ * collapsed) are equal; with the url method, when their URLs without the
+ * fragment are equal. Memory is one table slot (24 bytes) per distinct
  * document plus its id. A 128-bit hash makes a false match between different
  * texts negligible (about n^2 / 2^129 for n documents).
  */
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "log.h"
 #include "method.h"
 #include "text_normalize.h"
 
@@ -23,8 +25,9 @@ typedef struct {
     size_t count;
 } exact_table_t;
 
-static void *exact_create(void)
+static void *exact_create(const dedup_options_t *options)
 {
+    (void)options;
     exact_table_t *table = calloc(1, sizeof *table);
     if (!table)
         return NULL;
@@ -64,19 +67,13 @@ static int grow_table(exact_table_t *table)
     return 0;
 }
 
-static int exact_check(void *state, const doc_t *doc, const char **original_id)
+/* Returns 1 and the kept document's id when `hash` was seen, else remembers it. */
+static int check_hash(exact_table_t *table, XXH128_hash_t hash, const doc_t *doc,
+                      dedup_verdict_t *verdict)
 {
-    exact_table_t *table = state;
-    char *key = NULL;
-    size_t key_length = 0;
-    if (text_dedup_key(doc->text, doc->text_length, &key, &key_length) != 0)
-        return -1;
-    XXH128_hash_t hash = XXH3_128bits(key, key_length);
-    free(key);
-
     exact_slot_t *slot = find_slot(table->slots, table->capacity, hash);
     if (slot->id) {
-        *original_id = slot->id;
+        verdict->original_id = slot->id;
         return 1;
     }
     if (grow_table(table) != 0)
@@ -88,6 +85,43 @@ static int exact_check(void *state, const doc_t *doc, const char **original_id)
     slot->hash = hash;
     table->count++;
     return 0;
+}
+
+static int exact_check(void *state, uint64_t key, doc_t *doc, dedup_verdict_t *verdict,
+                       stats_t *stats)
+{
+    (void)key;
+    if (doc->text_length == 0)
+        stats_count(stats, "empty_documents", 1);
+    char *text_key = NULL;
+    size_t text_key_length = 0;
+    if (text_dedup_key(doc->text, doc->text_length, &text_key, &text_key_length) != 0) {
+        log_error("out of memory hashing document %s", doc->id);
+        return -1;
+    }
+    XXH128_hash_t hash = XXH3_128bits(text_key, text_key_length);
+    free(text_key);
+    int duplicate = check_hash(state, hash, doc, verdict);
+    if (duplicate < 0)
+        log_error("out of memory remembering document %s", doc->id);
+    return duplicate;
+}
+
+/* Documents without a URL are kept and counted; the fragment never names a
+ * different page, so it is left out of the comparison. */
+static int url_check(void *state, uint64_t key, doc_t *doc, dedup_verdict_t *verdict,
+                     stats_t *stats)
+{
+    (void)key;
+    if (!doc->url || !doc->url[0]) {
+        stats_count(stats, "documents_without_url", 1);
+        return 0;
+    }
+    size_t length = strcspn(doc->url, "#");
+    int duplicate = check_hash(state, XXH3_128bits(doc->url, length), doc, verdict);
+    if (duplicate < 0)
+        log_error("out of memory remembering document %s", doc->id);
+    return duplicate;
 }
 
 static void exact_destroy(void *state)
@@ -106,5 +140,13 @@ const dedup_method_t dedup_method_exact = {
     .reason = "exact_duplicate",
     .create = exact_create,
     .check = exact_check,
+    .destroy = exact_destroy,
+};
+
+const dedup_method_t dedup_method_url = {
+    .name = "url",
+    .reason = "url_duplicate",
+    .create = exact_create,
+    .check = url_check,
     .destroy = exact_destroy,
 };

@@ -1,0 +1,147 @@
+/*
+ * Repeats from a suffix array: libdivsufsort builds the array, the Phi
+ * algorithm (Kärkkäinen, Manzini and Puglisi 2009) the LCP array, and the
+ * stack algorithm of Crochemore and Ilie (2008, "Computing Longest Previous
+ * Factor in linear time and applications") the longest previous factor of
+ * every position.
+ */
+#include "suffix_array.h"
+
+#include <divsufsort.h>
+#include <divsufsort64.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    suffix_span_t *items;
+    size_t count;
+    size_t capacity;
+} span_list_t;
+
+/* Adds a span at or after the last one's start, merging when they overlap or touch. */
+static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
+{
+    if (list->count > 0 && start <= list->items[list->count - 1].end) {
+        if (end > list->items[list->count - 1].end)
+            list->items[list->count - 1].end = end;
+        return 0;
+    }
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 256;
+        suffix_span_t *items = realloc(list->items, capacity * sizeof *items);
+        if (!items)
+            return -1;
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = (suffix_span_t){start, end};
+    return 0;
+}
+
+/*
+ * One implementation per index width (INDEX_TYPE, sorted by SORT_FUNCTION).
+ * Steps: suffix array; Phi (the suffix before each suffix in sorted order)
+ * turned in place into PLCP, the common prefix with that suffix, stopping at
+ * a separator; LCP in sorted order; longest previous factors into the PLCP
+ * buffer; spans from them in text order.
+ */
+#define DEFINE_FIND_REPEATS(NAME, INDEX_TYPE, SORT_FUNCTION)                                   \
+    static int NAME(const unsigned char *text, size_t length, size_t min_length,              \
+                    span_list_t *list)                                                          \
+    {                                                                                           \
+        INDEX_TYPE *array = malloc((length + 1) * sizeof *array);                              \
+        INDEX_TYPE *plcp = malloc(length * sizeof *plcp);                                      \
+        INDEX_TYPE *lcp = malloc((length + 1) * sizeof *lcp);                                  \
+        INDEX_TYPE *stack = malloc(1024 * sizeof *stack);                                      \
+        size_t stack_capacity = 1024, top = 0;                                                  \
+        int status = -1;                                                                        \
+        if (!array || !plcp || !lcp || !stack ||                                                \
+            SORT_FUNCTION(text, array, (INDEX_TYPE)length) != 0)                                \
+            goto done_##NAME;                                                                   \
+        plcp[array[0]] = -1;                                                                    \
+        for (size_t i = 1; i < length; i++)                                                     \
+            plcp[array[i]] = array[i - 1];                                                      \
+        size_t common = 0;                                                                      \
+        for (size_t i = 0; i < length; i++) {                                                   \
+            if (plcp[i] < 0) {                                                                  \
+                plcp[i] = 0;                                                                    \
+                common = 0;                                                                     \
+                continue;                                                                       \
+            }                                                                                   \
+            size_t j = (size_t)plcp[i];                                                         \
+            while (i + common < length && j + common < length &&                                \
+                   text[i + common] == text[j + common] &&                                      \
+                   text[i + common] != SUFFIX_ARRAY_SEPARATOR)                                  \
+                common++;                                                                       \
+            plcp[i] = (INDEX_TYPE)common;                                                       \
+            if (common > 0)                                                                     \
+                common--;                                                                       \
+        }                                                                                       \
+        lcp[0] = 0;                                                                             \
+        for (size_t i = 1; i < length; i++)                                                     \
+            lcp[i] = plcp[array[i]];                                                            \
+        array[length] = -1;                                                                     \
+        lcp[length] = 0;                                                                        \
+        INDEX_TYPE *previous_factor = plcp;                                                     \
+        stack[top++] = 0;                                                                       \
+        for (size_t i = 1; i <= length; i++) {                                                  \
+            while (top > 0 && (array[i] < array[stack[top - 1]] ||                              \
+                               lcp[i] <= lcp[stack[top - 1]])) {                                \
+                INDEX_TYPE t = stack[top - 1];                                                  \
+                if (array[i] < array[t]) {                                                      \
+                    previous_factor[array[t]] = lcp[t] > lcp[i] ? lcp[t] : lcp[i];              \
+                    if (lcp[t] < lcp[i])                                                        \
+                        lcp[i] = lcp[t];                                                        \
+                } else {                                                                        \
+                    previous_factor[array[t]] = lcp[t];                                         \
+                }                                                                               \
+                top--;                                                                          \
+            }                                                                                   \
+            if (i == length)                                                                    \
+                break;                                                                          \
+            if (top == stack_capacity) {                                                        \
+                INDEX_TYPE *grown = realloc(stack, 2 * stack_capacity * sizeof *stack);         \
+                if (!grown)                                                                     \
+                    goto done_##NAME;                                                           \
+                stack = grown;                                                                  \
+                stack_capacity *= 2;                                                            \
+            }                                                                                   \
+            stack[top++] = (INDEX_TYPE)i;                                                       \
+        }                                                                                       \
+        status = 0;                                                                             \
+        for (size_t p = 0; p < length && status == 0; p++)                                      \
+            if ((size_t)previous_factor[p] >= min_length)                                       \
+                status = span_list_add(list, p, p + (size_t)previous_factor[p]);                \
+    done_##NAME:                                                                                \
+        free(array);                                                                            \
+        free(plcp);                                                                             \
+        free(lcp);                                                                              \
+        free(stack);                                                                            \
+        return status;                                                                          \
+    }
+
+DEFINE_FIND_REPEATS(find_repeats_32, saidx_t, divsufsort)
+DEFINE_FIND_REPEATS(find_repeats_64, saidx64_t, divsufsort64)
+
+int suffix_array_repeats(const unsigned char *text, size_t length, size_t min_length,
+                         suffix_span_t **spans, size_t *span_count)
+{
+    *spans = NULL;
+    *span_count = 0;
+    if (length == 0)
+        return 0;
+    if (min_length == 0)
+        min_length = 1;
+    span_list_t list = {0};
+    int status = length < (size_t)INT32_MAX
+                     ? find_repeats_32(text, length, min_length, &list)
+                     : find_repeats_64(text, length, min_length, &list);
+    if (status != 0) {
+        free(list.items);
+        return -1;
+    }
+    *spans = list.items;
+    *span_count = list.count;
+    return 0;
+}
