@@ -2,11 +2,18 @@
  * Checkpoint folders in the Hugging Face layout.
  *
  * A checkpoint folder holds
- *   config.json            GPT2LMHeadModel config that transformers loads
- *   model.safetensors      weights with GPT-2 names; the Conv1D matrices
- *                          (c_attn, c_proj, c_fc, mlp.c_proj) are stored
- *                          transposed to [in, out]; wte has vocab_size rows
- *                          (no padding) and lm_head is tied, so not stored
+ *   config.json            a config that transformers loads: GPT2LMHeadModel,
+ *                          LlamaForCausalLM, or Qwen2ForCausalLM for a Llama
+ *                          model with q, k, v biases
+ *   model.safetensors      weights with Hugging Face names. GPT-2: the Conv1D
+ *                          matrices (c_attn, c_proj, c_fc, mlp.c_proj) are
+ *                          stored transposed to [in, out]; lm_head is tied, so
+ *                          not stored. Llama: q_proj, k_proj, v_proj and
+ *                          gate_proj, up_proj are the row blocks of the fused
+ *                          qkv_w and fc_w; q and k rows are in the Hugging
+ *                          Face rotate-half order, which is the order model.c
+ *                          rotates, so they are stored unpermuted. wte (and
+ *                          lm_head) have vocab_size rows (no padding)
  *   tokenizer.json         copied from the training tokenizer (optional)
  *   optimizer.safetensors  AdamW moments "exp_avg.<name>", "exp_avg_sq.<name>"
  *                          in the same layout as the weights (training only)
@@ -41,9 +48,11 @@ int checkpoint_save(const char *folder, const model_t *model, const checkpoint_e
 int checkpoint_load_config(const char *folder, model_config_t *config);
 
 /*
- * Loads config.json and model.safetensors into `model` (initialized here).
- * Accepts names with or without the "transformer." prefix, fp32/fp16/bf16
- * data, and skips lm_head.weight and the attention mask buffers.
+ * Loads config.json and model.safetensors into `model` (initialized here);
+ * without model.safetensors, the shards named by model.safetensors.index.json.
+ * Accepts model_type gpt2, llama and qwen2, GPT-2 names with or without the
+ * "transformer." prefix, fp32/fp16/bf16 data, and skips tensors the model
+ * does not use (a tied lm_head.weight, attention mask buffers).
  * Returns 0 or -1 after logging the missing or misshapen tensor.
  */
 int checkpoint_load_model(const char *folder, model_t *model);
@@ -61,5 +70,13 @@ char *checkpoint_read_trainer_state(const char *folder);
  * 0 when there is none, -1 after logging an unreadable folder.
  */
 int checkpoint_find_latest(const char *parent, char **path, int64_t *step);
+
+/*
+ * Removes `parent`/step-NNNNNN folders except the `keep_last` with the
+ * highest steps and those whose step is a multiple of `keep_every` (marked).
+ * keep_last 0 keeps everything; keep_every 0 marks nothing. Returns 0 or -1
+ * after logging.
+ */
+int checkpoint_prune(const char *parent, int64_t keep_last, int64_t keep_every);
 
 #endif

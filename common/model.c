@@ -1,5 +1,5 @@
 /*
- * GPT-2 forward, backward and decoding over kernels.h (see model.h).
+ * GPT-2 and Llama forward, backward and decoding over kernels.h (see model.h).
  *
  * Activations are planned once for (B, T): one allocation holds every tensor
  * the backward needs, per layer. The backward reuses a small set of per-layer
@@ -25,15 +25,15 @@ struct model_activations {
     float *ln1;       /* (L, B, T, C) */
     float *ln1_mean;  /* (L, B, T) */
     float *ln1_rstd;  /* (L, B, T) */
-    float *qkv;       /* (L, B, T, 3C) */
+    float *qkv;       /* (L, B, T, QKV), after RoPE for Llama */
     float *atty;      /* (L, B, T, C) */
     float *att_lse;   /* (L, B, NH, T) */
     float *residual2; /* (L, B, T, C) */
     float *ln2;       /* (L, B, T, C) */
     float *ln2_mean;  /* (L, B, T) */
     float *ln2_rstd;  /* (L, B, T) */
-    float *fch;       /* (L, B, T, 4C) */
-    float *fch_gelu;  /* (L, B, T, 4C) */
+    float *fch;       /* (L, B, T, 4C), Llama (L, B, T, 2I): gate and up */
+    float *fch_gelu;  /* (L, B, T, 4C), Llama (L, B, T, I): the SwiGLU output */
     float *residual3; /* (L, B, T, C) */
     float *lnf;       /* (B, T, C) */
     float *lnf_mean;  /* (B, T) */
@@ -48,9 +48,31 @@ struct model_activations {
     float *dresidual; /* (B, T, C) */
     float *dln;       /* (B, T, C) */
     float *datty;     /* (B, T, C) */
-    float *dqkv;      /* (B, T, 3C) */
-    float *dfch;      /* (B, T, 4C) */
+    float *dqkv;      /* (B, T, QKV) */
+    float *dfch;      /* (B, T, 4C), Llama (B, T, 2I) */
+    float *dhidden;   /* Llama (B, T, I): gradient of the SwiGLU output */
 };
+
+/* Widths of the per-row activations of a config. */
+typedef struct {
+    int64_t c, hs, qkv, ffn_in, ffn_hidden;
+    int nh, kv;
+    bool llama;
+} widths_t;
+
+static widths_t widths_of(const model_config_t *cfg)
+{
+    widths_t w;
+    w.llama = cfg->family == MODEL_FAMILY_LLAMA;
+    w.c = cfg->n_embd;
+    w.nh = cfg->n_head;
+    w.kv = w.llama ? cfg->n_kv_head : cfg->n_head;
+    w.hs = w.c / w.nh;
+    w.qkv = (w.nh + 2 * (int64_t)w.kv) * w.hs;
+    w.ffn_in = w.llama ? 2 * (int64_t)cfg->intermediate_size : 4 * w.c;
+    w.ffn_hidden = w.llama ? cfg->intermediate_size : 4 * w.c;
+    return w;
+}
 
 /* Calls a kernel and turns a failure into a logged -1 return. */
 #define KERNEL(call)                                                           \
@@ -65,25 +87,39 @@ struct model_activations {
 
 static void describe_tensors(model_t *model)
 {
-    int c = model->config.n_embd;
+    const model_config_t *cfg = &model->config;
+    widths_t w = widths_of(cfg);
+    int c = cfg->n_embd, vp = cfg->padded_vocab_size;
     model_tensor_info_t info[MODEL_N_TENSORS] = {
-        [MODEL_WTE] = {"wte", false, true, model->config.padded_vocab_size, c},
-        [MODEL_WPE] = {"wpe", false, true, model->config.n_ctx, c},
+        [MODEL_WTE] = {"wte", false, true, vp, c},
+        [MODEL_WPE] = {"wpe", false, true, cfg->n_ctx, c},
         [MODEL_LN1_W] = {"ln1_w", true, false, c, 1},
         [MODEL_LN1_B] = {"ln1_b", true, false, c, 1},
-        [MODEL_QKV_W] = {"qkv_w", true, true, 3 * c, c},
-        [MODEL_QKV_B] = {"qkv_b", true, false, 3 * c, 1},
+        [MODEL_QKV_W] = {"qkv_w", true, true, (int)w.qkv, c},
+        [MODEL_QKV_B] = {"qkv_b", true, false, (int)w.qkv, 1},
         [MODEL_ATTN_PROJ_W] = {"attn_proj_w", true, true, c, c},
         [MODEL_ATTN_PROJ_B] = {"attn_proj_b", true, false, c, 1},
         [MODEL_LN2_W] = {"ln2_w", true, false, c, 1},
         [MODEL_LN2_B] = {"ln2_b", true, false, c, 1},
-        [MODEL_FC_W] = {"fc_w", true, true, 4 * c, c},
-        [MODEL_FC_B] = {"fc_b", true, false, 4 * c, 1},
-        [MODEL_FC_PROJ_W] = {"fc_proj_w", true, true, c, 4 * c},
+        [MODEL_FC_W] = {"fc_w", true, true, (int)w.ffn_in, c},
+        [MODEL_FC_B] = {"fc_b", true, false, (int)w.ffn_in, 1},
+        [MODEL_FC_PROJ_W] = {"fc_proj_w", true, true, c, (int)w.ffn_hidden},
         [MODEL_FC_PROJ_B] = {"fc_proj_b", true, false, c, 1},
         [MODEL_LNF_W] = {"lnf_w", false, false, c, 1},
         [MODEL_LNF_B] = {"lnf_b", false, false, c, 1},
+        [MODEL_LM_HEAD] = {"lm_head", false, true, 0, c},
     };
+    if (w.llama) {
+        /* Tensors Llama does not have keep their name with zero rows. */
+        int absent[] = {MODEL_WPE,    MODEL_LN1_B,     MODEL_ATTN_PROJ_B, MODEL_LN2_B,
+                        MODEL_FC_B,   MODEL_FC_PROJ_B, MODEL_LNF_B};
+        for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+            info[absent[i]].rows = 0;
+        if (!cfg->attention_bias)
+            info[MODEL_QKV_B].rows = 0;
+        if (!cfg->tie_word_embeddings)
+            info[MODEL_LM_HEAD].rows = vp;
+    }
     int64_t offset = 0;
     for (int i = 0; i < MODEL_N_TENSORS; i++) {
         model->info[i] = info[i];
@@ -106,7 +142,23 @@ int model_init(model_t *model, const model_config_t *config)
                   model->param_count * 4.0 / 1048576.0);
         return -1;
     }
+    if (config->family == MODEL_FAMILY_LLAMA) {
+        int hs = config->n_embd / config->n_head;
+        model->rope_inv_freq = malloc((size_t)(hs / 2) * sizeof(float));
+        if (!model->rope_inv_freq) {
+            log_error("cannot allocate the RoPE table");
+            free(model->params);
+            model->params = NULL;
+            return -1;
+        }
+        model_config_rope_frequencies(config, model->rope_inv_freq);
+    }
     return 0;
+}
+
+int model_head_tensor(const model_t *model)
+{
+    return model->info[MODEL_LM_HEAD].rows > 0 ? MODEL_LM_HEAD : MODEL_WTE;
 }
 
 float *model_tensor(const model_t *model, float *base, int id, int layer)
@@ -149,15 +201,21 @@ void model_init_random(model_t *model, uint64_t seed)
             for (int64_t i = 0; i < n; i++)
                 p[i] = (float)(next_normal(&state) * std);
         } else if (id == MODEL_LN1_W || id == MODEL_LN2_W || id == MODEL_LNF_W) {
+            /* normalization weights start at 1 in both families */
             for (int64_t i = 0; i < n; i++)
                 p[i] = 1.0f;
         }
     }
     /* Padded vocabulary rows are never looked up nor scored: keep them zero. */
-    float *wte = model->params + model->tensor_offset[MODEL_WTE];
     int64_t c = cfg->n_embd;
-    memset(wte + (int64_t)cfg->vocab_size * c, 0,
-           (size_t)((cfg->padded_vocab_size - cfg->vocab_size) * c) * sizeof(float));
+    int vocab_tensors[] = {MODEL_WTE, MODEL_LM_HEAD};
+    for (int i = 0; i < 2; i++) {
+        if (model->info[vocab_tensors[i]].rows == 0)
+            continue;
+        float *rows = model->params + model->tensor_offset[vocab_tensors[i]];
+        memset(rows + (int64_t)cfg->vocab_size * c, 0,
+               (size_t)((cfg->padded_vocab_size - cfg->vocab_size) * c) * sizeof(float));
+    }
 }
 
 int model_alloc_grads(model_t *model)
@@ -198,16 +256,17 @@ static int plan_activations(model_t *model, int64_t n)
         goto fail;
 
     const model_config_t *cfg = &model->config;
+    widths_t w = widths_of(cfg);
     int64_t c = cfg->n_embd, l = cfg->n_layer, nh = cfg->n_head, vp = cfg->padded_vocab_size;
     struct {
         float **field;
         int64_t count;
     } plan[] = {
         {&a->encoded, n * c},      {&a->ln1, l * n * c},       {&a->ln1_mean, l * n},
-        {&a->ln1_rstd, l * n},     {&a->qkv, l * n * 3 * c},   {&a->atty, l * n * c},
+        {&a->ln1_rstd, l * n},     {&a->qkv, l * n * w.qkv},   {&a->atty, l * n * c},
         {&a->att_lse, l * nh * n}, {&a->residual2, l * n * c}, {&a->ln2, l * n * c},
-        {&a->ln2_mean, l * n},     {&a->ln2_rstd, l * n},      {&a->fch, l * n * 4 * c},
-        {&a->fch_gelu, l * n * 4 * c}, {&a->residual3, l * n * c}, {&a->lnf, n * c},
+        {&a->ln2_mean, l * n},     {&a->ln2_rstd, l * n},      {&a->fch, l * n * w.ffn_in},
+        {&a->fch_gelu, l * n * w.ffn_hidden}, {&a->residual3, l * n * c}, {&a->lnf, n * c},
         {&a->lnf_mean, n},         {&a->lnf_rstd, n},          {&a->logits, n * vp},
         {&a->losses, n},           {&a->lse, n},
     };
@@ -243,58 +302,117 @@ fail:
     return -1;
 }
 
+/* Sets *view to the bias `id` of layer l and returns it, or NULL when the
+ * family has no such bias. */
+static tensor_t *bias_view(const model_t *model, float *base, int id, int l, tensor_t *view)
+{
+    if (model->info[id].rows == 0)
+        return NULL;
+    *view = TENSOR_1D(model_tensor(model, base, id, l), model->info[id].rows);
+    return view;
+}
+
+/* LayerNorm (GPT-2) or RMSNorm (Llama) of in (N, C) with the weight (and
+ * bias) tensors w_id, b_id of layer l; mean and rstd may be NULL. */
+static int norm_forward(const model_t *model, float *out, float *mean, float *rstd,
+                        const float *in, int w_id, int b_id, int l, int64_t n)
+{
+    const model_config_t *cfg = &model->config;
+    int64_t c = cfg->n_embd;
+    float *p = model->params;
+    tensor_t t_out = TENSOR_2D(out, n, c), t_in = TENSOR_2D((float *)in, n, c);
+    tensor_t t_w = TENSOR_1D(model_tensor(model, p, w_id, l), c);
+    tensor_t t_mean = TENSOR_1D(mean, n), t_rstd = TENSOR_1D(rstd, n);
+    if (cfg->family == MODEL_FAMILY_LLAMA) {
+        KERNEL(kernels_rmsnorm_forward(&t_out, rstd ? &t_rstd : NULL, &t_in, &t_w,
+                                       cfg->rms_norm_eps));
+    } else {
+        tensor_t t_b = TENSOR_1D(model_tensor(model, p, b_id, l), c);
+        KERNEL(kernels_layernorm_forward(&t_out, mean ? &t_mean : NULL, rstd ? &t_rstd : NULL,
+                                         &t_in, &t_w, &t_b, cfg->layer_norm_eps));
+    }
+    return 0;
+}
+
+/* Backward of norm_forward: din (N, C) += the input gradient. */
+static int norm_backward(const model_t *model, float *din, const float *dout, const float *in,
+                         const float *mean, const float *rstd, int w_id, int b_id, int l,
+                         int64_t n)
+{
+    const model_config_t *cfg = &model->config;
+    int64_t c = cfg->n_embd;
+    float *p = model->params, *g = model->grads;
+    tensor_t t_din = TENSOR_2D(din, n, c), t_dout = TENSOR_2D((float *)dout, n, c);
+    tensor_t t_in = TENSOR_2D((float *)in, n, c);
+    tensor_t t_w = TENSOR_1D(model_tensor(model, p, w_id, l), c);
+    tensor_t t_dw = TENSOR_1D(model_tensor(model, g, w_id, l), c);
+    tensor_t t_rstd = TENSOR_1D((float *)rstd, n);
+    if (cfg->family == MODEL_FAMILY_LLAMA) {
+        KERNEL(kernels_rmsnorm_backward(&t_din, &t_dw, &t_dout, &t_in, &t_w, &t_rstd));
+    } else {
+        tensor_t t_db = TENSOR_1D(model_tensor(model, g, b_id, l), c);
+        tensor_t t_mean = TENSOR_1D((float *)mean, n);
+        KERNEL(kernels_layernorm_backward(&t_din, &t_dw, &t_db, &t_dout, &t_in, &t_w, &t_mean,
+                                          &t_rstd));
+    }
+    return 0;
+}
+
 /* Runs layer `l` of the forward pass on rows of `residual`. */
 static int forward_layer(model_t *model, int l, const float *residual, int b, int t)
 {
     const model_config_t *cfg = &model->config;
     model_activations_t *a = model->acts;
+    widths_t w = widths_of(cfg);
     int64_t n = (int64_t)b * t, c = cfg->n_embd, nh = cfg->n_head;
     float *p = model->params;
+    tensor_t bias;
 
     tensor_t in = TENSOR_2D((float *)residual, n, c);
     tensor_t ln1 = TENSOR_2D(a->ln1 + l * n * c, n, c);
-    tensor_t ln1_mean = TENSOR_1D(a->ln1_mean + l * n, n);
-    tensor_t ln1_rstd = TENSOR_1D(a->ln1_rstd + l * n, n);
-    tensor_t ln1_w = TENSOR_1D(model_tensor(model, p, MODEL_LN1_W, l), c);
-    tensor_t ln1_b = TENSOR_1D(model_tensor(model, p, MODEL_LN1_B, l), c);
-    KERNEL(kernels_layernorm_forward(&ln1, &ln1_mean, &ln1_rstd, &in, &ln1_w, &ln1_b,
-                                     cfg->layer_norm_eps));
+    if (norm_forward(model, a->ln1 + l * n * c, a->ln1_mean + l * n, a->ln1_rstd + l * n,
+                     residual, MODEL_LN1_W, MODEL_LN1_B, l, n) != 0)
+        return -1;
 
-    tensor_t qkv = TENSOR_3D(a->qkv + l * n * 3 * c, b, t, 3 * c);
-    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), 3 * c, c);
-    tensor_t qkv_b = TENSOR_1D(model_tensor(model, p, MODEL_QKV_B, l), 3 * c);
-    KERNEL(kernels_matmul_forward(&qkv, &ln1, &qkv_w, &qkv_b));
+    tensor_t qkv = TENSOR_3D(a->qkv + l * n * w.qkv, b, t, w.qkv);
+    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), w.qkv, c);
+    KERNEL(kernels_matmul_forward(&qkv, &ln1, &qkv_w, bias_view(model, p, MODEL_QKV_B, l, &bias)));
 
     tensor_t atty = TENSOR_3D(a->atty + l * n * c, b, t, c);
     tensor_t lse = TENSOR_3D(a->att_lse + l * nh * n, b, nh, t);
-    KERNEL(kernels_attention_forward(&atty, &lse, &qkv, (int)nh));
+    if (w.llama) {
+        tensor_t freqs = TENSOR_1D(model->rope_inv_freq, w.hs / 2);
+        KERNEL(kernels_rope_forward(&qkv, &freqs, w.nh, w.kv, 0));
+        KERNEL(kernels_attention_gqa_forward(&atty, &lse, &qkv, w.nh, w.kv));
+    } else {
+        KERNEL(kernels_attention_forward(&atty, &lse, &qkv, (int)nh));
+    }
 
     /* residual2 = atty @ attn_proj_w^T + attn_proj_b + residual */
     tensor_t res2 = TENSOR_2D(a->residual2 + l * n * c, n, c);
     tensor_t proj_w = TENSOR_2D(model_tensor(model, p, MODEL_ATTN_PROJ_W, l), c, c);
-    tensor_t proj_b = TENSOR_1D(model_tensor(model, p, MODEL_ATTN_PROJ_B, l), c);
-    KERNEL(kernels_matmul_forward(&res2, &atty, &proj_w, &proj_b));
+    KERNEL(kernels_matmul_forward(&res2, &atty, &proj_w,
+                                  bias_view(model, p, MODEL_ATTN_PROJ_B, l, &bias)));
     KERNEL(kernels_add(&res2, &res2, &in));
 
     tensor_t ln2 = TENSOR_2D(a->ln2 + l * n * c, n, c);
-    tensor_t ln2_mean = TENSOR_1D(a->ln2_mean + l * n, n);
-    tensor_t ln2_rstd = TENSOR_1D(a->ln2_rstd + l * n, n);
-    tensor_t ln2_w = TENSOR_1D(model_tensor(model, p, MODEL_LN2_W, l), c);
-    tensor_t ln2_b = TENSOR_1D(model_tensor(model, p, MODEL_LN2_B, l), c);
-    KERNEL(kernels_layernorm_forward(&ln2, &ln2_mean, &ln2_rstd, &res2, &ln2_w, &ln2_b,
-                                     cfg->layer_norm_eps));
+    if (norm_forward(model, a->ln2 + l * n * c, a->ln2_mean + l * n, a->ln2_rstd + l * n,
+                     a->residual2 + l * n * c, MODEL_LN2_W, MODEL_LN2_B, l, n) != 0)
+        return -1;
 
-    tensor_t fch = TENSOR_2D(a->fch + l * n * 4 * c, n, 4 * c);
-    tensor_t fch_gelu = TENSOR_2D(a->fch_gelu + l * n * 4 * c, n, 4 * c);
-    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), 4 * c, c);
-    tensor_t fc_b = TENSOR_1D(model_tensor(model, p, MODEL_FC_B, l), 4 * c);
-    KERNEL(kernels_matmul_forward(&fch, &ln2, &fc_w, &fc_b));
-    KERNEL(kernels_gelu_forward(&fch_gelu, &fch));
+    tensor_t fch = TENSOR_2D(a->fch + l * n * w.ffn_in, n, w.ffn_in);
+    tensor_t fch_gelu = TENSOR_2D(a->fch_gelu + l * n * w.ffn_hidden, n, w.ffn_hidden);
+    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), w.ffn_in, c);
+    KERNEL(kernels_matmul_forward(&fch, &ln2, &fc_w, bias_view(model, p, MODEL_FC_B, l, &bias)));
+    if (w.llama)
+        KERNEL(kernels_swiglu_forward(&fch_gelu, &fch));
+    else
+        KERNEL(kernels_gelu_forward(&fch_gelu, &fch));
 
     tensor_t res3 = TENSOR_2D(a->residual3 + l * n * c, n, c);
-    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, 4 * c);
-    tensor_t fc_proj_b = TENSOR_1D(model_tensor(model, p, MODEL_FC_PROJ_B, l), c);
-    KERNEL(kernels_matmul_forward(&res3, &fch_gelu, &fc_proj_w, &fc_proj_b));
+    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, w.ffn_hidden);
+    KERNEL(kernels_matmul_forward(&res3, &fch_gelu, &fc_proj_w,
+                                  bias_view(model, p, MODEL_FC_PROJ_B, l, &bias)));
     KERNEL(kernels_add(&res3, &res3, &res2));
     return 0;
 }
@@ -357,8 +475,12 @@ int model_forward(model_t *model, const int32_t *inputs, const int32_t *targets,
     tensor_t tokens = tensor_i32(a->inputs, 2, b, t);
     tensor_t encoded = TENSOR_3D(a->encoded, b, t, c);
     tensor_t wte = TENSOR_2D(p + model->tensor_offset[MODEL_WTE], vp, c);
-    tensor_t wpe = TENSOR_2D(p + model->tensor_offset[MODEL_WPE], cfg->n_ctx, c);
-    KERNEL(kernels_embedding_forward(&encoded, &tokens, &wte, &wpe));
+    if (cfg->family == MODEL_FAMILY_LLAMA) {
+        KERNEL(kernels_token_embedding_forward(&encoded, &tokens, &wte));
+    } else {
+        tensor_t wpe = TENSOR_2D(p + model->tensor_offset[MODEL_WPE], cfg->n_ctx, c);
+        KERNEL(kernels_embedding_forward(&encoded, &tokens, &wte, &wpe));
+    }
 
     const float *residual = a->encoded;
     for (int l = 0; l < cfg->n_layer; l++) {
@@ -367,17 +489,13 @@ int model_forward(model_t *model, const int32_t *inputs, const int32_t *targets,
         residual = a->residual3 + l * n * c;
     }
 
-    tensor_t last = TENSOR_2D((float *)residual, n, c);
+    if (norm_forward(model, a->lnf, a->lnf_mean, a->lnf_rstd, residual, MODEL_LNF_W, MODEL_LNF_B,
+                     0, n) != 0)
+        return -1;
     tensor_t lnf = TENSOR_2D(a->lnf, n, c);
-    tensor_t lnf_mean = TENSOR_1D(a->lnf_mean, n);
-    tensor_t lnf_rstd = TENSOR_1D(a->lnf_rstd, n);
-    tensor_t lnf_w = TENSOR_1D(p + model->tensor_offset[MODEL_LNF_W], c);
-    tensor_t lnf_b = TENSOR_1D(p + model->tensor_offset[MODEL_LNF_B], c);
-    KERNEL(kernels_layernorm_forward(&lnf, &lnf_mean, &lnf_rstd, &last, &lnf_w, &lnf_b,
-                                     cfg->layer_norm_eps));
-
     tensor_t logits = TENSOR_2D(a->logits, n, vp);
-    KERNEL(kernels_matmul_forward(&logits, &lnf, &wte, NULL));
+    tensor_t head = TENSOR_2D(p + model->tensor_offset[model_head_tensor(model)], vp, c);
+    KERNEL(kernels_matmul_forward(&logits, &lnf, &head, NULL));
 
     return targets ? forward_loss(model, n) : 0;
 }
@@ -400,8 +518,10 @@ static int alloc_backward_scratch(model_t *model)
     model_activations_t *a = model->acts;
     if (a->grad_memory)
         return 0;
-    int64_t n = a->capacity, c = model->config.n_embd;
-    a->grad_memory = malloc((size_t)(n * c * 10) * sizeof(float));
+    widths_t w = widths_of(&model->config);
+    int64_t n = a->capacity, c = w.c;
+    int64_t hidden = w.llama ? w.ffn_hidden : 0;
+    a->grad_memory = malloc((size_t)(n * (3 * c + w.qkv + w.ffn_in + hidden)) * sizeof(float));
     if (!a->grad_memory) {
         log_error("cannot allocate backward buffers for %lld positions", (long long)n);
         return -1;
@@ -410,7 +530,8 @@ static int alloc_backward_scratch(model_t *model)
     a->dln = a->dresidual + n * c;
     a->datty = a->dln + n * c;
     a->dqkv = a->datty + n * c;
-    a->dfch = a->dqkv + n * 3 * c;
+    a->dfch = a->dqkv + n * w.qkv;
+    a->dhidden = a->dfch + n * w.ffn_in;
     return 0;
 }
 
@@ -420,69 +541,89 @@ static int backward_layer(model_t *model, int l, const float *residual)
 {
     const model_config_t *cfg = &model->config;
     model_activations_t *a = model->acts;
+    widths_t w = widths_of(cfg);
     int b = a->b, t = a->t;
     int64_t n = (int64_t)b * t, c = cfg->n_embd, nh = cfg->n_head;
     float *p = model->params, *g = model->grads;
     tensor_t dres = TENSOR_2D(a->dresidual, n, c);
+    tensor_t dbias;
 
-    /* MLP block: residual3 = fc_proj(gelu(fc(ln2(residual2)))) + residual2. */
-    tensor_t fch = TENSOR_2D(a->fch + l * n * 4 * c, n, 4 * c);
-    tensor_t fch_gelu = TENSOR_2D(a->fch_gelu + l * n * 4 * c, n, 4 * c);
-    tensor_t dfch = TENSOR_2D(a->dfch, n, 4 * c);
-    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, 4 * c);
-    tensor_t dfc_proj_w = TENSOR_2D(model_tensor(model, g, MODEL_FC_PROJ_W, l), c, 4 * c);
-    tensor_t dfc_proj_b = TENSOR_1D(model_tensor(model, g, MODEL_FC_PROJ_B, l), c);
-    KERNEL(kernels_matmul_backward(&dfch, &dfc_proj_w, &dfc_proj_b, &dres, &fch_gelu,
-                                   &fc_proj_w));
-    KERNEL(kernels_gelu_backward(&dfch, &dfch, &fch));
+    /* MLP block: residual3 = fc_proj(act(fc(norm2(residual2)))) + residual2. */
+    tensor_t fch = TENSOR_2D(a->fch + l * n * w.ffn_in, n, w.ffn_in);
+    tensor_t fch_gelu = TENSOR_2D(a->fch_gelu + l * n * w.ffn_hidden, n, w.ffn_hidden);
+    tensor_t dfch = TENSOR_2D(a->dfch, n, w.ffn_in);
+    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, w.ffn_hidden);
+    tensor_t dfc_proj_w = TENSOR_2D(model_tensor(model, g, MODEL_FC_PROJ_W, l), c, w.ffn_hidden);
+    if (w.llama) {
+        tensor_t dhidden = TENSOR_2D(a->dhidden, n, w.ffn_hidden);
+        KERNEL(kernels_matmul_backward(&dhidden, &dfc_proj_w, NULL, &dres, &fch_gelu,
+                                       &fc_proj_w));
+        KERNEL(kernels_swiglu_backward(&dfch, &dhidden, &fch));
+    } else {
+        KERNEL(kernels_matmul_backward(&dfch, &dfc_proj_w,
+                                       bias_view(model, g, MODEL_FC_PROJ_B, l, &dbias), &dres,
+                                       &fch_gelu, &fc_proj_w));
+        KERNEL(kernels_gelu_backward(&dfch, &dfch, &fch));
+    }
 
     tensor_t ln2 = TENSOR_2D(a->ln2 + l * n * c, n, c);
     tensor_t dln = TENSOR_2D(a->dln, n, c);
-    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), 4 * c, c);
-    tensor_t dfc_w = TENSOR_2D(model_tensor(model, g, MODEL_FC_W, l), 4 * c, c);
-    tensor_t dfc_b = TENSOR_1D(model_tensor(model, g, MODEL_FC_B, l), 4 * c);
-    KERNEL(kernels_matmul_backward(&dln, &dfc_w, &dfc_b, &dfch, &ln2, &fc_w));
+    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), w.ffn_in, c);
+    tensor_t dfc_w = TENSOR_2D(model_tensor(model, g, MODEL_FC_W, l), w.ffn_in, c);
+    KERNEL(kernels_matmul_backward(&dln, &dfc_w, bias_view(model, g, MODEL_FC_B, l, &dbias),
+                                   &dfch, &ln2, &fc_w));
+    if (norm_backward(model, a->dresidual, a->dln, a->residual2 + l * n * c,
+                      a->ln2_mean + l * n, a->ln2_rstd + l * n, MODEL_LN2_W, MODEL_LN2_B, l,
+                      n) != 0)
+        return -1;
 
-    tensor_t res2 = TENSOR_2D(a->residual2 + l * n * c, n, c);
-    tensor_t ln2_w = TENSOR_1D(model_tensor(model, p, MODEL_LN2_W, l), c);
-    tensor_t dln2_w = TENSOR_1D(model_tensor(model, g, MODEL_LN2_W, l), c);
-    tensor_t dln2_b = TENSOR_1D(model_tensor(model, g, MODEL_LN2_B, l), c);
-    tensor_t ln2_mean = TENSOR_1D(a->ln2_mean + l * n, n);
-    tensor_t ln2_rstd = TENSOR_1D(a->ln2_rstd + l * n, n);
-    KERNEL(kernels_layernorm_backward(&dres, &dln2_w, &dln2_b, &dln, &res2, &ln2_w, &ln2_mean,
-                                      &ln2_rstd));
-
-    /* Attention block: residual2 = attn_proj(attention(qkv(ln1(residual)))) + residual. */
+    /* Attention block: residual2 = attn_proj(attention(qkv(norm1(residual)))) + residual. */
     tensor_t atty = TENSOR_3D(a->atty + l * n * c, b, t, c);
     tensor_t datty = TENSOR_3D(a->datty, b, t, c);
     tensor_t proj_w = TENSOR_2D(model_tensor(model, p, MODEL_ATTN_PROJ_W, l), c, c);
     tensor_t dproj_w = TENSOR_2D(model_tensor(model, g, MODEL_ATTN_PROJ_W, l), c, c);
-    tensor_t dproj_b = TENSOR_1D(model_tensor(model, g, MODEL_ATTN_PROJ_B, l), c);
-    KERNEL(kernels_matmul_backward(&datty, &dproj_w, &dproj_b, &dres, &atty, &proj_w));
+    KERNEL(kernels_matmul_backward(&datty, &dproj_w,
+                                   bias_view(model, g, MODEL_ATTN_PROJ_B, l, &dbias), &dres,
+                                   &atty, &proj_w));
 
-    tensor_t qkv = TENSOR_3D(a->qkv + l * n * 3 * c, b, t, 3 * c);
-    tensor_t dqkv = TENSOR_3D(a->dqkv, b, t, 3 * c);
+    tensor_t qkv = TENSOR_3D(a->qkv + l * n * w.qkv, b, t, w.qkv);
+    tensor_t dqkv = TENSOR_3D(a->dqkv, b, t, w.qkv);
     tensor_t lse = TENSOR_3D(a->att_lse + l * nh * n, b, nh, t);
-    KERNEL(kernels_attention_backward(&dqkv, &datty, &qkv, &atty, &lse, (int)nh));
+    if (w.llama) {
+        tensor_t freqs = TENSOR_1D(model->rope_inv_freq, w.hs / 2);
+        KERNEL(kernels_attention_gqa_backward(&dqkv, &datty, &qkv, &atty, &lse, w.nh, w.kv));
+        KERNEL(kernels_rope_backward(&dqkv, &freqs, w.nh, w.kv, 0));
+    } else {
+        KERNEL(kernels_attention_backward(&dqkv, &datty, &qkv, &atty, &lse, (int)nh));
+    }
 
     tensor_t ln1 = TENSOR_2D(a->ln1 + l * n * c, n, c);
-    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), 3 * c, c);
-    tensor_t dqkv_w = TENSOR_2D(model_tensor(model, g, MODEL_QKV_W, l), 3 * c, c);
-    tensor_t dqkv_b = TENSOR_1D(model_tensor(model, g, MODEL_QKV_B, l), 3 * c);
-    KERNEL(kernels_matmul_backward(&dln, &dqkv_w, &dqkv_b, &dqkv, &ln1, &qkv_w));
+    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), w.qkv, c);
+    tensor_t dqkv_w = TENSOR_2D(model_tensor(model, g, MODEL_QKV_W, l), w.qkv, c);
+    KERNEL(kernels_matmul_backward(&dln, &dqkv_w, bias_view(model, g, MODEL_QKV_B, l, &dbias),
+                                   &dqkv, &ln1, &qkv_w));
+    return norm_backward(model, a->dresidual, a->dln, residual, a->ln1_mean + l * n,
+                         a->ln1_rstd + l * n, MODEL_LN1_W, MODEL_LN1_B, l, n);
+}
 
-    tensor_t in = TENSOR_2D((float *)residual, n, c);
-    tensor_t ln1_w = TENSOR_1D(model_tensor(model, p, MODEL_LN1_W, l), c);
-    tensor_t dln1_w = TENSOR_1D(model_tensor(model, g, MODEL_LN1_W, l), c);
-    tensor_t dln1_b = TENSOR_1D(model_tensor(model, g, MODEL_LN1_B, l), c);
-    tensor_t ln1_mean = TENSOR_1D(a->ln1_mean + l * n, n);
-    tensor_t ln1_rstd = TENSOR_1D(a->ln1_rstd + l * n, n);
-    KERNEL(kernels_layernorm_backward(&dres, &dln1_w, &dln1_b, &dln, &in, &ln1_w, &ln1_mean,
-                                      &ln1_rstd));
-    return 0;
+int64_t model_scored_count(const model_t *model)
+{
+    const model_activations_t *a = model->acts;
+    if (!a || !a->has_targets)
+        return 0;
+    int64_t scored = 0;
+    for (int64_t i = 0; i < (int64_t)a->b * a->t; i++)
+        scored += a->targets[i] >= 0;
+    return scored;
 }
 
 int model_backward(model_t *model)
+{
+    int64_t scored = model_scored_count(model);
+    return model_backward_weighted(model, scored ? 1.0f / (float)scored : 0.0f);
+}
+
+int model_backward_weighted(model_t *model, float dloss)
 {
     model_activations_t *a = model->acts;
     if (!a || !a->has_targets || !a->logits_valid || !model->grads) {
@@ -497,11 +638,6 @@ int model_backward(model_t *model)
     int64_t n = (int64_t)b * t, c = cfg->n_embd, vp = cfg->padded_vocab_size;
     float *p = model->params, *g = model->grads;
 
-    int64_t scored = 0;
-    for (int64_t i = 0; i < n; i++)
-        scored += a->targets[i] >= 0;
-    float dloss = scored ? 1.0f / (float)scored : 0.0f;
-
     /* The logits buffer becomes dlogits in place. */
     tensor_t logits = TENSOR_2D(a->logits, n, vp);
     tensor_t targets = tensor_i32(a->targets, 1, n, 1);
@@ -512,22 +648,18 @@ int model_backward(model_t *model)
 
     tensor_t lnf = TENSOR_2D(a->lnf, n, c);
     tensor_t dln = TENSOR_2D(a->dln, n, c);
-    tensor_t wte = TENSOR_2D(p + model->tensor_offset[MODEL_WTE], vp, c);
-    tensor_t dwte = TENSOR_2D(g + model->tensor_offset[MODEL_WTE], vp, c);
-    KERNEL(kernels_matmul_backward(&dln, &dwte, NULL, &logits, &lnf, &wte));
+    int head_id = model_head_tensor(model);
+    tensor_t head = TENSOR_2D(p + model->tensor_offset[head_id], vp, c);
+    tensor_t dhead = TENSOR_2D(g + model->tensor_offset[head_id], vp, c);
+    KERNEL(kernels_matmul_backward(&dln, &dhead, NULL, &logits, &lnf, &head));
 
     const float *last = cfg->n_layer > 0 ? a->residual3 + (cfg->n_layer - 1) * n * c
                                          : a->encoded;
     memset(a->dresidual, 0, (size_t)(n * c) * sizeof(float));
     tensor_t dres = TENSOR_2D(a->dresidual, n, c);
-    tensor_t in = TENSOR_2D((float *)last, n, c);
-    tensor_t lnf_w = TENSOR_1D(p + model->tensor_offset[MODEL_LNF_W], c);
-    tensor_t dlnf_w = TENSOR_1D(g + model->tensor_offset[MODEL_LNF_W], c);
-    tensor_t dlnf_b = TENSOR_1D(g + model->tensor_offset[MODEL_LNF_B], c);
-    tensor_t lnf_mean = TENSOR_1D(a->lnf_mean, n);
-    tensor_t lnf_rstd = TENSOR_1D(a->lnf_rstd, n);
-    KERNEL(kernels_layernorm_backward(&dres, &dlnf_w, &dlnf_b, &dln, &in, &lnf_w, &lnf_mean,
-                                      &lnf_rstd));
+    if (norm_backward(model, a->dresidual, a->dln, last, a->lnf_mean, a->lnf_rstd, MODEL_LNF_W,
+                      MODEL_LNF_B, 0, n) != 0)
+        return -1;
 
     for (int l = cfg->n_layer - 1; l >= 0; l--) {
         const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * n * c;
@@ -536,8 +668,13 @@ int model_backward(model_t *model)
     }
 
     tensor_t tokens = tensor_i32(a->inputs, 2, b, t);
-    tensor_t dwpe = TENSOR_2D(g + model->tensor_offset[MODEL_WPE], cfg->n_ctx, c);
-    KERNEL(kernels_embedding_backward(&dwte, &dwpe, &dres, &tokens));
+    tensor_t dwte = TENSOR_2D(g + model->tensor_offset[MODEL_WTE], vp, c);
+    if (cfg->family == MODEL_FAMILY_LLAMA) {
+        KERNEL(kernels_token_embedding_backward(&dwte, &dres, &tokens));
+    } else {
+        tensor_t dwpe = TENSOR_2D(g + model->tensor_offset[MODEL_WPE], cfg->n_ctx, c);
+        KERNEL(kernels_embedding_backward(&dwte, &dwpe, &dres, &tokens));
+    }
     return 0;
 }
 
@@ -552,20 +689,28 @@ void model_free(model_t *model)
     }
     free(model->params);
     free(model->grads);
+    free(model->rope_inv_freq);
     memset(model, 0, sizeof *model);
 }
 
 /* ---- decoding with a KV cache -------------------------------------------- */
 
+/* Floats of decode scratch before the residual vector x: norm output, qkv,
+ * attention output, projection, MLP input and hidden activations. */
+static int64_t decode_scratch_before_x(const widths_t *w)
+{
+    return w->c + w->qkv + w->c + w->c + w->ffn_in + w->ffn_hidden;
+}
+
 int model_kv_cache_init(const model_t *model, model_kv_cache_t *cache)
 {
     const model_config_t *cfg = &model->config;
-    int64_t c = cfg->n_embd;
-    size_t per_cache = (size_t)cfg->n_layer * cfg->n_ctx * c;
+    widths_t w = widths_of(cfg);
+    size_t per_cache = (size_t)cfg->n_layer * cfg->n_ctx * (size_t)(w.kv * w.hs);
     memset(cache, 0, sizeof *cache);
     cache->keys = malloc(per_cache * sizeof(float));
     cache->values = malloc(per_cache * sizeof(float));
-    cache->scratch = malloc((size_t)(16 * c) * sizeof(float));
+    cache->scratch = malloc((size_t)(decode_scratch_before_x(&w) + 2 * w.c) * sizeof(float));
     cache->capacity = cfg->n_ctx;
     if (!cache->keys || !cache->values || !cache->scratch) {
         log_error("cannot allocate a KV cache of %d positions", cfg->n_ctx);
@@ -587,50 +732,60 @@ void model_kv_cache_free(model_kv_cache_t *cache)
 static int decode_layer(const model_t *model, model_kv_cache_t *cache, int l, float *x)
 {
     const model_config_t *cfg = &model->config;
-    int64_t c = cfg->n_embd;
+    widths_t w = widths_of(cfg);
+    int64_t c = cfg->n_embd, kv_width = w.kv * w.hs, q_width = w.nh * w.hs;
     int pos = cache->length;
     float *p = model->params;
-    float *ln = cache->scratch, *qkv = ln + c, *att = qkv + 3 * c, *proj = att + c;
-    float *fch = proj + c, *fch_gelu = fch + 4 * c;
+    float *ln = cache->scratch, *qkv = ln + c, *att = qkv + w.qkv, *proj = att + c;
+    float *fch = proj + c, *fch_gelu = fch + w.ffn_in;
+    tensor_t bias;
 
-    tensor_t t_x = TENSOR_2D(x, 1, c), t_ln = TENSOR_2D(ln, 1, c);
-    tensor_t ln1_w = TENSOR_1D(model_tensor(model, p, MODEL_LN1_W, l), c);
-    tensor_t ln1_b = TENSOR_1D(model_tensor(model, p, MODEL_LN1_B, l), c);
-    KERNEL(kernels_layernorm_forward(&t_ln, NULL, NULL, &t_x, &ln1_w, &ln1_b,
-                                     cfg->layer_norm_eps));
+    if (norm_forward(model, ln, NULL, NULL, x, MODEL_LN1_W, MODEL_LN1_B, l, 1) != 0)
+        return -1;
+    tensor_t t_ln = TENSOR_2D(ln, 1, c);
+    tensor_t t_qkv = TENSOR_3D(qkv, 1, 1, w.qkv);
+    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), w.qkv, c);
+    KERNEL(kernels_matmul_forward(&t_qkv, &t_ln, &qkv_w,
+                                  bias_view(model, p, MODEL_QKV_B, l, &bias)));
+    if (w.llama) {
+        tensor_t freqs = TENSOR_1D(model->rope_inv_freq, w.hs / 2);
+        KERNEL(kernels_rope_forward(&t_qkv, &freqs, w.nh, w.kv, pos));
+    }
 
-    tensor_t t_qkv = TENSOR_2D(qkv, 1, 3 * c);
-    tensor_t qkv_w = TENSOR_2D(model_tensor(model, p, MODEL_QKV_W, l), 3 * c, c);
-    tensor_t qkv_b = TENSOR_1D(model_tensor(model, p, MODEL_QKV_B, l), 3 * c);
-    KERNEL(kernels_matmul_forward(&t_qkv, &t_ln, &qkv_w, &qkv_b));
+    float *keys = cache->keys + (int64_t)l * cache->capacity * kv_width;
+    float *values = cache->values + (int64_t)l * cache->capacity * kv_width;
+    memcpy(keys + pos * kv_width, qkv + q_width, (size_t)kv_width * sizeof(float));
+    memcpy(values + pos * kv_width, qkv + q_width + kv_width, (size_t)kv_width * sizeof(float));
+    tensor_t t_att = TENSOR_1D(att, c), t_q = TENSOR_1D(qkv, q_width);
+    tensor_t t_keys = TENSOR_2D(keys, cache->capacity, kv_width);
+    tensor_t t_values = TENSOR_2D(values, cache->capacity, kv_width);
+    if (w.llama)
+        KERNEL(kernels_attention_gqa_decode(&t_att, &t_q, &t_keys, &t_values, pos + 1, w.nh,
+                                            w.kv));
+    else
+        KERNEL(kernels_attention_decode(&t_att, &t_q, &t_keys, &t_values, pos + 1,
+                                        cfg->n_head));
 
-    float *keys = cache->keys + (int64_t)l * cache->capacity * c;
-    float *values = cache->values + (int64_t)l * cache->capacity * c;
-    memcpy(keys + pos * c, qkv + c, (size_t)c * sizeof(float));
-    memcpy(values + pos * c, qkv + 2 * c, (size_t)c * sizeof(float));
-    tensor_t t_att = TENSOR_1D(att, c), t_q = TENSOR_1D(qkv, c);
-    tensor_t t_keys = TENSOR_2D(keys, cache->capacity, c);
-    tensor_t t_values = TENSOR_2D(values, cache->capacity, c);
-    KERNEL(kernels_attention_decode(&t_att, &t_q, &t_keys, &t_values, pos + 1, cfg->n_head));
-
+    tensor_t t_x = TENSOR_2D(x, 1, c);
     tensor_t t_att2 = TENSOR_2D(att, 1, c), t_proj = TENSOR_2D(proj, 1, c);
     tensor_t proj_w = TENSOR_2D(model_tensor(model, p, MODEL_ATTN_PROJ_W, l), c, c);
-    tensor_t proj_b = TENSOR_1D(model_tensor(model, p, MODEL_ATTN_PROJ_B, l), c);
-    KERNEL(kernels_matmul_forward(&t_proj, &t_att2, &proj_w, &proj_b));
+    KERNEL(kernels_matmul_forward(&t_proj, &t_att2, &proj_w,
+                                  bias_view(model, p, MODEL_ATTN_PROJ_B, l, &bias)));
     KERNEL(kernels_add(&t_x, &t_x, &t_proj));
 
-    tensor_t ln2_w = TENSOR_1D(model_tensor(model, p, MODEL_LN2_W, l), c);
-    tensor_t ln2_b = TENSOR_1D(model_tensor(model, p, MODEL_LN2_B, l), c);
-    KERNEL(kernels_layernorm_forward(&t_ln, NULL, NULL, &t_x, &ln2_w, &ln2_b,
-                                     cfg->layer_norm_eps));
-    tensor_t t_fch = TENSOR_2D(fch, 1, 4 * c), t_fch_gelu = TENSOR_2D(fch_gelu, 1, 4 * c);
-    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), 4 * c, c);
-    tensor_t fc_b = TENSOR_1D(model_tensor(model, p, MODEL_FC_B, l), 4 * c);
-    KERNEL(kernels_matmul_forward(&t_fch, &t_ln, &fc_w, &fc_b));
-    KERNEL(kernels_gelu_forward(&t_fch_gelu, &t_fch));
-    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, 4 * c);
-    tensor_t fc_proj_b = TENSOR_1D(model_tensor(model, p, MODEL_FC_PROJ_B, l), c);
-    KERNEL(kernels_matmul_forward(&t_proj, &t_fch_gelu, &fc_proj_w, &fc_proj_b));
+    if (norm_forward(model, ln, NULL, NULL, x, MODEL_LN2_W, MODEL_LN2_B, l, 1) != 0)
+        return -1;
+    tensor_t t_fch = TENSOR_2D(fch, 1, w.ffn_in);
+    tensor_t t_fch_gelu = TENSOR_2D(fch_gelu, 1, w.ffn_hidden);
+    tensor_t fc_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_W, l), w.ffn_in, c);
+    KERNEL(kernels_matmul_forward(&t_fch, &t_ln, &fc_w, bias_view(model, p, MODEL_FC_B, l, &bias)));
+    if (w.llama)
+        KERNEL(kernels_swiglu_forward(&t_fch_gelu, &t_fch));
+    else
+        KERNEL(kernels_gelu_forward(&t_fch_gelu, &t_fch));
+    tensor_t fc_proj_w = TENSOR_2D(model_tensor(model, p, MODEL_FC_PROJ_W, l), c, w.ffn_hidden);
+    KERNEL(kernels_matmul_forward(&t_proj, &t_fch_gelu, &fc_proj_w,
+                                  bias_view(model, p, MODEL_FC_PROJ_B, l, &bias)));
     KERNEL(kernels_add(&t_x, &t_x, &t_proj));
     return 0;
 }
@@ -639,6 +794,7 @@ int model_decode_step(const model_t *model, model_kv_cache_t *cache, int32_t tok
                       float *logits)
 {
     const model_config_t *cfg = &model->config;
+    widths_t w = widths_of(cfg);
     int64_t c = cfg->n_embd, vp = cfg->padded_vocab_size;
     if (cache->length >= cache->capacity) {
         log_error("decode: the context of %d positions is full", cache->capacity);
@@ -651,25 +807,23 @@ int model_decode_step(const model_t *model, model_kv_cache_t *cache, int32_t tok
     }
 
     float *p = model->params;
-    float *x = cache->scratch + 14 * c; /* after decode_layer's 14 C of scratch */
+    float *x = cache->scratch + decode_scratch_before_x(&w);
     float *lnf = x + c;
     const float *e = p + model->tensor_offset[MODEL_WTE] + (int64_t)token * c;
     const float *pos = p + model->tensor_offset[MODEL_WPE] + (int64_t)cache->length * c;
     for (int64_t j = 0; j < c; j++)
-        x[j] = e[j] + pos[j];
+        x[j] = w.llama ? e[j] : e[j] + pos[j];
 
     for (int l = 0; l < cfg->n_layer; l++)
         if (decode_layer(model, cache, l, x) != 0)
             return -1;
 
-    tensor_t t_x = TENSOR_2D(x, 1, c), t_lnf = TENSOR_2D(lnf, 1, c);
-    tensor_t lnf_w = TENSOR_1D(p + model->tensor_offset[MODEL_LNF_W], c);
-    tensor_t lnf_b = TENSOR_1D(p + model->tensor_offset[MODEL_LNF_B], c);
-    KERNEL(kernels_layernorm_forward(&t_lnf, NULL, NULL, &t_x, &lnf_w, &lnf_b,
-                                     cfg->layer_norm_eps));
+    if (norm_forward(model, lnf, NULL, NULL, x, MODEL_LNF_W, MODEL_LNF_B, 0, 1) != 0)
+        return -1;
+    tensor_t t_lnf = TENSOR_2D(lnf, 1, c);
     tensor_t t_logits = TENSOR_2D(logits, 1, vp);
-    tensor_t wte = TENSOR_2D(p + model->tensor_offset[MODEL_WTE], vp, c);
-    KERNEL(kernels_matmul_forward(&t_logits, &t_lnf, &wte, NULL));
+    tensor_t head = TENSOR_2D(p + model->tensor_offset[model_head_tensor(model)], vp, c);
+    KERNEL(kernels_matmul_forward(&t_logits, &t_lnf, &head, NULL));
     cache->length++;
     return 0;
 }

@@ -1,26 +1,49 @@
 /*
- * The GPT-2 model: parameters, forward, backward and a KV-cache decode step.
+ * The decoder-only transformer of the GPT-2 and Llama families: parameters,
+ * forward, backward and a KV-cache decode step, chosen by config.family.
  *
- * Architecture (GPT-2): token + learned position embeddings; per layer a
- * pre-LayerNorm causal self-attention block and a pre-LayerNorm MLP (4C, GELU
- * tanh) block, each added to the residual stream; a final LayerNorm; the
- * output head tied to the token embedding. All parameters, gradients and
- * activations are fp32 and every operation goes through kernels.h.
+ * GPT-2: token + learned position embeddings; per layer a pre-LayerNorm causal
+ * self-attention block and a pre-LayerNorm MLP (4C, GELU tanh) block, each
+ * added to the residual stream; a final LayerNorm; the output head tied to
+ * the token embedding.
+ *
+ * Llama: token embedding only; per layer a pre-RMSNorm grouped-query attention
+ * block with rotary positions (RoPE, optional Llama-3 frequency scaling) and
+ * no output bias, and a pre-RMSNorm SwiGLU MLP without biases; a final
+ * RMSNorm; the head tied to the embedding or a separate lm_head. Optional
+ * q, k, v biases (Qwen2).
+ *
+ * All parameters, gradients and activations are fp32 and every operation goes
+ * through kernels.h.
  *
  * Parameters live in one contiguous buffer as MODEL_N_TENSORS tensors; tensors
- * of the layers are stacked on a leading L dimension. Shapes (C = n_embd, L =
- * n_layer, Vp = padded vocabulary, maxT = n_ctx):
+ * of the layers are stacked on a leading L dimension. A tensor the family does
+ * not use has zero rows. Shapes (C = n_embd, L = n_layer, Vp = padded
+ * vocabulary, maxT = n_ctx, hs = C / n_head, QKV = (n_head + 2 n_kv_head) hs,
+ * I = intermediate_size):
  *
- *     wte (Vp, C)          wpe (maxT, C)
- *     ln1_w, ln1_b (L, C)  qkv_w (L, 3C, C)   qkv_b (L, 3C)
- *     attn_proj_w (L, C, C)                   attn_proj_b (L, C)
- *     ln2_w, ln2_b (L, C)  fc_w (L, 4C, C)    fc_b (L, 4C)
- *     fc_proj_w (L, C, 4C)                    fc_proj_b (L, C)
- *     lnf_w, lnf_b (C)
+ *                 GPT-2                   Llama
+ *     wte         (Vp, C)                 (Vp, C)
+ *     wpe         (maxT, C)               -
+ *     ln1_w       (L, C)                  (L, C)      RMSNorm weight
+ *     ln1_b       (L, C)                  -
+ *     qkv_w       (L, 3C, C)              (L, QKV, C) rows q, then k, then v
+ *     qkv_b       (L, 3C)                 (L, QKV) with attention_bias
+ *     attn_proj_w (L, C, C)               (L, C, C)
+ *     attn_proj_b (L, C)                  -
+ *     ln2_w       (L, C)                  (L, C)
+ *     ln2_b       (L, C)                  -
+ *     fc_w        (L, 4C, C)              (L, 2I, C)  rows gate, then up
+ *     fc_b        (L, 4C)                 -
+ *     fc_proj_w   (L, C, 4C)              (L, C, I)   down projection
+ *     fc_proj_b   (L, C)                  -
+ *     lnf_w       (C)                     (C)
+ *     lnf_b       (C)                     -
+ *     lm_head     -                       (Vp, C) when not tied
  *
  * Matrices are in the nn.Linear layout (output rows); checkpoint.c transposes
- * to the Conv1D layout of Hugging Face GPT-2 files. Rows of wte past
- * vocab_size stay zero and their logits are never scored.
+ * to the Conv1D layout of Hugging Face GPT-2 files. Rows of wte (and lm_head)
+ * past vocab_size stay zero and their logits are never scored.
  */
 #ifndef LMPIPE_MODEL_H
 #define LMPIPE_MODEL_H
@@ -47,6 +70,7 @@ enum {
     MODEL_FC_PROJ_B,
     MODEL_LNF_W,
     MODEL_LNF_B,
+    MODEL_LM_HEAD,
     MODEL_N_TENSORS,
 };
 
@@ -55,7 +79,7 @@ typedef struct {
     const char *name;  /* short internal name, e.g. "qkv_w" */
     bool per_layer;    /* stacked over the L layers */
     bool is_matrix;    /* 2-D per layer: receives weight decay */
-    int rows;          /* per layer */
+    int rows;          /* per layer; 0 when the family has no such tensor */
     int cols;          /* per layer; 1 for vectors */
 } model_tensor_info_t;
 
@@ -71,6 +95,7 @@ typedef struct {
     model_tensor_info_t info[MODEL_N_TENSORS];
     model_activations_t *acts;             /* planned by the first forward */
     float mean_loss;                       /* of the last forward with targets */
+    float *rope_inv_freq;                  /* (hs / 2), Llama family only */
 } model_t;
 
 /*
@@ -80,9 +105,10 @@ typedef struct {
 int model_init(model_t *model, const model_config_t *config);
 
 /*
- * Fills the parameters as GPT-2 does: weights normal(0, init_std), the two
- * residual projections with std init_std / sqrt(2 L), biases 0, LayerNorm
- * weights 1, padded embedding rows 0. Deterministic for a given seed.
+ * Fills the parameters as GPT-2 does (for both families): weights normal(0,
+ * init_std), the two residual projections with std init_std / sqrt(2 L),
+ * biases 0, normalization weights 1, padded embedding rows 0. Deterministic
+ * for a given seed.
  */
 void model_init_random(model_t *model, uint64_t seed);
 
@@ -90,6 +116,9 @@ void model_init_random(model_t *model, uint64_t seed);
 int model_alloc_grads(model_t *model);
 
 void model_zero_grads(model_t *model);
+
+/* Returns the output head: MODEL_LM_HEAD when the model has one, else MODEL_WTE. */
+int model_head_tensor(const model_t *model);
 
 /* Returns a pointer to tensor `id` of layer `layer` (0 for unstacked tensors). */
 float *model_tensor(const model_t *model, float *base, int id, int layer);
@@ -119,13 +148,25 @@ void model_target_logprobs(const model_t *model, float *out);
  */
 int model_backward(model_t *model);
 
+/*
+ * Accumulates the gradient of dloss * (sum of the per-token losses over the
+ * scored positions of the last forward) into model->grads. model_backward is
+ * this with dloss = 1 / scored; gradient accumulation passes 1 / (scored
+ * tokens of all micro-batches) so that the step averages over tokens, not
+ * micro-batches. Returns 0, or -1 after logging.
+ */
+int model_backward_weighted(model_t *model, float dloss);
+
+/* Returns the number of scored positions (targets >= 0) of the last forward. */
+int64_t model_scored_count(const model_t *model);
+
 /* Frees everything the model owns; the struct may be reused by model_init. */
 void model_free(model_t *model);
 
 /* Keys and values of every layer for positions 0..length-1, for decoding. */
 typedef struct {
-    float *keys;   /* (L, n_ctx, C) */
-    float *values; /* (L, n_ctx, C) */
+    float *keys;   /* (L, n_ctx, n_kv_head * hs) */
+    float *values; /* (L, n_ctx, n_kv_head * hs) */
     float *scratch;
     int length;    /* positions cached so far */
     int capacity;  /* n_ctx */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libfyaml.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,17 @@ void model_config_defaults(model_config_t *config)
     memset(config, 0, sizeof *config);
     config->layer_norm_eps = 1e-5f;
     config->init_std = 0.02f;
+    config->rope_theta = 10000.0f;
+    config->rope_low_freq_factor = 1.0f;
+    config->rope_high_freq_factor = 4.0f;
+    config->rope_original_max_position = 8192;
+    config->rms_norm_eps = 1e-5f;
+    config->tie_word_embeddings = 1;
+}
+
+const char *model_family_name(model_family_t family)
+{
+    return family == MODEL_FAMILY_LLAMA ? "llama" : "gpt2";
 }
 
 /* Returns the 1-based line of a scalar node, or 0 when unknown. */
@@ -47,17 +59,67 @@ static int apply_key(const char *path, const char *key, struct fy_node *value,
     } ints[] = {
         {"n_layer", &config->n_layer},       {"n_head", &config->n_head},
         {"n_embd", &config->n_embd},         {"n_ctx", &config->n_ctx},
-        {"vocab_size", &config->vocab_size},
+        {"vocab_size", &config->vocab_size}, {"n_kv_head", &config->n_kv_head},
+        {"intermediate_size", &config->intermediate_size},
+        {"rope_original_max_position", &config->rope_original_max_position},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (strcmp(key, ints[i].name) == 0)
             return read_int_value(path, value, key, ints[i].field);
 
+    struct {
+        const char *name;
+        float *field;
+    } floats[] = {
+        {"rope_theta", &config->rope_theta},
+        {"rope_scaling_factor", &config->rope_scaling_factor},
+        {"rope_low_freq_factor", &config->rope_low_freq_factor},
+        {"rope_high_freq_factor", &config->rope_high_freq_factor},
+        {"rms_norm_eps", &config->rms_norm_eps},
+        {"layer_norm_eps", &config->layer_norm_eps},
+    };
     const char *text = fy_node_is_scalar(value) ? fy_node_get_scalar0(value) : NULL;
-    if (strcmp(key, "family") == 0) {
-        if (!text || strcmp(text, "gpt2") != 0) {
-            log_error("%s:%d: family '%s' is not supported; use gpt2", path, node_line(value),
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        if (strcmp(key, floats[i].name) != 0)
+            continue;
+        double parsed;
+        if (!text || cli_parse_double(text, &parsed) != 0 || !(parsed >= 0.0)) {
+            log_error("%s:%d: %s must be a non-negative number, got '%s'", path,
+                      node_line(value), key, text ? text : "(not a scalar)");
+            return -1;
+        }
+        *floats[i].field = (float)parsed;
+        return 0;
+    }
+    struct {
+        const char *name;
+        int *field;
+    } flags[] = {
+        {"tie_word_embeddings", &config->tie_word_embeddings},
+        {"attention_bias", &config->attention_bias},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (strcmp(key, flags[i].name) != 0)
+            continue;
+        if (text && strcmp(text, "true") == 0) {
+            *flags[i].field = 1;
+        } else if (text && strcmp(text, "false") == 0) {
+            *flags[i].field = 0;
+        } else {
+            log_error("%s:%d: %s must be true or false, got '%s'", path, node_line(value), key,
                       text ? text : "(not a scalar)");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "family") == 0) {
+        if (text && strcmp(text, "gpt2") == 0) {
+            config->family = MODEL_FAMILY_GPT2;
+        } else if (text && strcmp(text, "llama") == 0) {
+            config->family = MODEL_FAMILY_LLAMA;
+        } else {
+            log_error("%s:%d: family '%s' is not supported; use gpt2 or llama", path,
+                      node_line(value), text ? text : "(not a scalar)");
             return -1;
         }
         return 0;
@@ -72,7 +134,10 @@ static int apply_key(const char *path, const char *key, struct fy_node *value,
         return 0;
     }
     log_error("%s:%d: unknown model config key '%s'; expected family, n_layer, n_head, "
-              "n_embd, n_ctx, vocab_size or dropout",
+              "n_embd, n_ctx, vocab_size, dropout or a llama key (n_kv_head, "
+              "intermediate_size, rope_theta, rope_scaling_factor, rope_low_freq_factor, "
+              "rope_high_freq_factor, rope_original_max_position, rms_norm_eps, "
+              "tie_word_embeddings, attention_bias); see docs/model.md",
               path, node_line(value), key);
     return -1;
 }
@@ -126,6 +191,48 @@ int model_config_finish(model_config_t *config, const char *origin)
                   config->n_head);
         return -1;
     }
+    if (config->family == MODEL_FAMILY_GPT2) {
+        /* GPT-2 has no such options: keep the fields consistent for everyone who reads them. */
+        config->n_kv_head = config->n_head;
+        config->intermediate_size = 4 * config->n_embd;
+        if (!config->tie_word_embeddings || config->attention_bias) {
+            log_error("%s: tie_word_embeddings: false and attention_bias belong to the llama "
+                      "family; GPT-2 always ties its head and has biases",
+                      origin);
+            return -1;
+        }
+    } else {
+        if (config->n_kv_head == 0)
+            config->n_kv_head = config->n_head;
+        if (config->intermediate_size == 0) {
+            int width = (8 * config->n_embd / 3 + 63) / 64 * 64;
+            config->intermediate_size = width;
+        }
+        if (config->n_head % config->n_kv_head != 0) {
+            log_error("%s: n_head %d is not a multiple of n_kv_head %d", origin, config->n_head,
+                      config->n_kv_head);
+            return -1;
+        }
+        if ((config->n_embd / config->n_head) % 2 != 0) {
+            log_error("%s: the head size n_embd / n_head = %d must be even for RoPE", origin,
+                      config->n_embd / config->n_head);
+            return -1;
+        }
+        if (config->rope_theta <= 0.0f || config->rms_norm_eps <= 0.0f) {
+            log_error("%s: rope_theta and rms_norm_eps must be positive", origin);
+            return -1;
+        }
+        if (config->rope_scaling_factor != 0.0f &&
+            (config->rope_scaling_factor < 1.0f ||
+             config->rope_high_freq_factor <= config->rope_low_freq_factor ||
+             config->rope_original_max_position <= 0)) {
+            log_error("%s: Llama-3 RoPE scaling needs rope_scaling_factor >= 1, "
+                      "rope_high_freq_factor > rope_low_freq_factor and a positive "
+                      "rope_original_max_position",
+                      origin);
+            return -1;
+        }
+    }
     if (config->vocab_size <= 0) {
         log_error("%s: vocab_size is unknown; set it in the config or load a tokenizer",
                   origin);
@@ -139,8 +246,40 @@ int model_config_finish(model_config_t *config, const char *origin)
 long long model_config_param_count(const model_config_t *config)
 {
     long long c = config->n_embd, l = config->n_layer;
+    if (config->family == MODEL_FAMILY_LLAMA) {
+        long long hs = c / config->n_head, qkv = (config->n_head + 2LL * config->n_kv_head) * hs;
+        long long inter = config->intermediate_size;
+        long long per_layer = c + qkv * c + (config->attention_bias ? qkv : 0) + c * c + c +
+                              3 * inter * c;
+        long long heads = config->tie_word_embeddings ? 1 : 2;
+        return heads * config->padded_vocab_size * c + l * per_layer + c;
+    }
     long long per_layer = 2 * c + (3 * c * c + 3 * c) + (c * c + c) + 2 * c + (4 * c * c + 4 * c) +
                           (4 * c * c + c);
     return (long long)config->padded_vocab_size * c + (long long)config->n_ctx * c +
            l * per_layer + 2 * c;
+}
+
+void model_config_rope_frequencies(const model_config_t *config, float *inv_freq)
+{
+    int hs = config->n_embd / config->n_head;
+    for (int i = 0; i < hs / 2; i++) {
+        /* fp32 exponent and power, as torch computes arange(0, hs, 2) / hs in fp32 */
+        float exponent = (float)(2 * i) / (float)hs;
+        float base = (float)(1.0 / pow((double)config->rope_theta, (double)exponent));
+        double freq = base;
+        if (config->rope_scaling_factor != 0.0f) {
+            double factor = config->rope_scaling_factor;
+            double low = config->rope_low_freq_factor, high = config->rope_high_freq_factor;
+            double old_len = config->rope_original_max_position;
+            double wavelen = 2.0 * M_PI / freq;
+            if (wavelen > old_len / low) {
+                freq = freq / factor;
+            } else if (wavelen >= old_len / high) {
+                double smooth = (old_len / wavelen - low) / (high - low);
+                freq = (1.0 - smooth) * freq / factor + smooth * freq;
+            }
+        }
+        inv_freq[i] = (float)freq;
+    }
 }

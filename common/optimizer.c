@@ -38,6 +38,41 @@ double optimizer_learning_rate(int64_t step, int64_t total_steps, int64_t warmup
     return min_lr + 0.5 * (1.0 + cos(M_PI * progress)) * (max_lr - min_lr);
 }
 
+double optimizer_schedule_rate(schedule_kind_t kind, int64_t step, int64_t total_steps,
+                               int64_t warmup_steps, double max_lr, double min_lr_ratio,
+                               double decay_fraction)
+{
+    if (kind == SCHEDULE_COSINE || step < warmup_steps)
+        return optimizer_learning_rate(step, total_steps, warmup_steps, max_lr, min_lr_ratio);
+    double min_lr = max_lr * min_lr_ratio;
+    int64_t decay_start = warmup_steps;
+    if (kind == SCHEDULE_WSD) {
+        int64_t decay_steps = (int64_t)ceil(decay_fraction * (double)total_steps);
+        decay_start = total_steps - decay_steps;
+        if (decay_start < warmup_steps)
+            decay_start = warmup_steps;
+    }
+    int64_t span = total_steps - 1 - decay_start;
+    if (step < decay_start || span <= 0)
+        return max_lr;
+    double progress = (double)(step - decay_start) / (double)span;
+    if (progress > 1.0)
+        progress = 1.0;
+    return max_lr + (min_lr - max_lr) * progress;
+}
+
+int optimizer_parse_schedule(const char *name, schedule_kind_t *kind)
+{
+    static const char *const names[] = {"cosine", "linear", "wsd"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *kind = (schedule_kind_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 double optimizer_grad_norm(const model_t *model)
 {
     tensor_t grads = TENSOR_1D(model->grads, model->param_count);

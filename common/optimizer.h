@@ -36,6 +36,26 @@ int optimizer_init(optimizer_t *opt, const model_t *model, const optimizer_setti
 double optimizer_learning_rate(int64_t step, int64_t total_steps, int64_t warmup_steps,
                                double max_lr, double min_lr_ratio);
 
+/* Shapes of the learning rate after the linear warmup. */
+typedef enum {
+    SCHEDULE_COSINE = 0, /* cosine from the peak to the floor at the last step */
+    SCHEDULE_LINEAR = 1, /* straight line from the peak to the floor */
+    SCHEDULE_WSD = 2,    /* warmup-stable-decay: the peak, then a linear decay to
+                          * the floor over the last decay_fraction of the steps */
+} schedule_kind_t;
+
+/*
+ * Returns the learning rate for 0-based `step` of `total_steps` under
+ * `kind`; the warmup is that of optimizer_learning_rate and the floor is
+ * max_lr * min_lr_ratio. decay_fraction (0..1] is used by SCHEDULE_WSD only.
+ */
+double optimizer_schedule_rate(schedule_kind_t kind, int64_t step, int64_t total_steps,
+                               int64_t warmup_steps, double max_lr, double min_lr_ratio,
+                               double decay_fraction);
+
+/* Parses "cosine", "linear" or "wsd" into *kind. Returns 0, or -1 for another name. */
+int optimizer_parse_schedule(const char *name, schedule_kind_t *kind);
+
 /* Returns the L2 norm of all gradients of `model`, accumulated in double. */
 double optimizer_grad_norm(const model_t *model);
 

@@ -44,6 +44,12 @@ enum {
     KERNELS_ERR_UNSUPPORTED = -2, /* no backend implements this dtype or device */
 };
 
+/* Error codes of device memory and device calls. */
+enum {
+    KERNELS_ERR_DEVICE = -3, /* a CUDA or cuBLAS call failed (message on stderr) */
+    KERNELS_ERR_MEMORY = -4, /* host or device memory is exhausted */
+};
+
 /* A view of a contiguous row-major buffer; it never owns the data. */
 typedef struct {
     void *data;
@@ -71,6 +77,38 @@ const char *kernels_strerror(int code);
 /* Sets the number of compute threads (OpenMP, or OpenBLAS in a build without
  * OpenMP); 0 keeps the default (OMP_NUM_THREADS or all cores). */
 void kernels_set_threads(int threads);
+
+/* ---- device memory ------------------------------------------------------ */
+
+/*
+ * Returns how many devices of this kind the process can use: 1 for
+ * KERNELS_CPU, the CUDA device count for KERNELS_CUDA (0 when there is no GPU
+ * or driver, or the build has no CUDA).
+ */
+int kernels_device_count(kernels_device_t device);
+
+/*
+ * Allocates a zero-filled tensor of 1 to 4 dimensions on a device and fills
+ * *tensor (shape entries past ndim become 1). Returns KERNELS_ERR_SHAPE for a
+ * bad ndim or size, KERNELS_ERR_UNSUPPORTED for a device this build lacks,
+ * KERNELS_ERR_MEMORY when the allocation fails, KERNELS_ERR_DEVICE when a CUDA
+ * call fails (no usable GPU, for one). Free with kernels_device_free.
+ */
+int kernels_device_alloc(tensor_t *tensor, kernels_device_t device, kernels_dtype_t dtype,
+                         int ndim, const int64_t shape[]);
+
+/* Frees a tensor from kernels_device_alloc and sets its data to NULL; NULL data is a no-op. */
+void kernels_device_free(tensor_t *tensor);
+
+/*
+ * Copies src into dst: same dtype and element count (shapes may differ), any
+ * pair of devices. Returns when the copy is complete, so the host may read a
+ * copied-back buffer at once.
+ */
+int kernels_device_copy(tensor_t *dst, const tensor_t *src);
+
+/* Waits for all queued work on a device (a no-op on the CPU). */
+int kernels_device_synchronize(kernels_device_t device);
 
 /* ---- matrix products ---------------------------------------------------- */
 
@@ -195,5 +233,67 @@ typedef struct {
 /* Updates param, m and v in place from grad, all of the same shape. */
 int kernels_adamw_update(tensor_t *param, const tensor_t *grad, tensor_t *m, tensor_t *v,
                          const kernels_adamw_t *settings);
+
+/* ---- Llama family ------------------------------------------------------- */
+
+/*
+ * RMSNorm over the last dimension: out (N, C) = in * rstd * weight with rstd
+ * (N) = 1/sqrt(mean(in^2) + eps), stored for the backward (may be NULL at
+ * inference). out may not alias in.
+ */
+int kernels_rmsnorm_forward(tensor_t *out, tensor_t *rstd, const tensor_t *in,
+                            const tensor_t *weight, float eps);
+
+/* Backward of RMSNorm: din (N, C) += the input gradient, dweight (C) += sum of
+ * dout * normalized input. Needs the forward's rstd. */
+int kernels_rmsnorm_backward(tensor_t *din, tensor_t *dweight, const tensor_t *dout,
+                             const tensor_t *in, const tensor_t *weight, const tensor_t *rstd);
+
+/*
+ * Rotary position embedding, in place, on the query and key heads of qkv (B,
+ * T, W) with W = (n_head + 2 n_kv_head) * hs: q heads first, then k heads,
+ * then v heads (left alone). inv_freq (hs/2) holds the inverse frequency of
+ * each pair; row t is at position `position` + t. Pairs are (i, i + hs/2),
+ * the "rotate half" convention of Hugging Face Llama checkpoints.
+ */
+int kernels_rope_forward(tensor_t *qkv, const tensor_t *inv_freq, int n_head, int n_kv_head,
+                         int position);
+
+/* Backward of kernels_rope_forward, in place on dqkv (the inverse rotation). */
+int kernels_rope_backward(tensor_t *dqkv, const tensor_t *inv_freq, int n_head, int n_kv_head,
+                          int position);
+
+/*
+ * Causal grouped-query attention: qkv (B, T, (NH + 2 KV) * hs) as in
+ * kernels_rope_forward; query head h reads key/value head h / (NH / KV).
+ * out (B, T, NH * hs); lse (B, NH, T) as in kernels_attention_forward. With
+ * n_kv_head == n_head it computes the same as kernels_attention_forward.
+ */
+int kernels_attention_gqa_forward(tensor_t *out, tensor_t *lse, const tensor_t *qkv,
+                                  int n_head, int n_kv_head);
+
+/* Backward of grouped-query attention: dqkv is overwritten. */
+int kernels_attention_gqa_backward(tensor_t *dqkv, const tensor_t *dout, const tensor_t *qkv,
+                                   const tensor_t *out, const tensor_t *lse, int n_head,
+                                   int n_kv_head);
+
+/* One query (NH * hs) against caches (T_max, KV * hs) of which the first
+ * n_keys rows are valid; out (NH * hs). */
+int kernels_attention_gqa_decode(tensor_t *out, const tensor_t *q, const tensor_t *k_cache,
+                                 const tensor_t *v_cache, int n_keys, int n_head, int n_kv_head);
+
+/* SwiGLU: in (N, 2I) holds gate then up per row; out (N, I) = silu(gate) * up. */
+int kernels_swiglu_forward(tensor_t *out, const tensor_t *in);
+
+/* Backward of SwiGLU: din (N, 2I) is overwritten; it may not alias dout. */
+int kernels_swiglu_backward(tensor_t *din, const tensor_t *dout, const tensor_t *in);
+
+/* out (B, T, C) = wte[tokens[b, t]] (no position table). Returns
+ * KERNELS_ERR_SHAPE when a token id is outside [0, Vp). */
+int kernels_token_embedding_forward(tensor_t *out, const tensor_t *tokens, const tensor_t *wte);
+
+/* dwte[tokens[b, t]] += dout[b, t]. */
+int kernels_token_embedding_backward(tensor_t *dwte, const tensor_t *dout,
+                                     const tensor_t *tokens);
 
 #endif

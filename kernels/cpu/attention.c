@@ -1,5 +1,6 @@
 /*
- * Causal multi-head attention, one (batch, head) pair at a time.
+ * Causal multi-head and grouped-query attention, one (batch, head) pair at a
+ * time.
  *
  * Each thread takes whole (batch, head) pairs and computes that head's T x T
  * scores with sgemm into its own scratch buffer (2 T^2 floats per thread,
@@ -79,11 +80,12 @@ static void causal_softmax(float *p, float *lse, int64_t t, int recompute)
     }
 }
 
-void cpu_attention_forward(float *out, float *lse, const float *qkv, int64_t b, int64_t t,
-                           int64_t c, int n_head)
+void cpu_attention_gqa_forward(float *out, float *lse, const float *qkv, int64_t b, int64_t t,
+                               int n_head, int n_kv_head, int64_t hs)
 {
-    int64_t hs = c / n_head;
-    int64_t c3 = 3 * c;
+    int64_t width = (n_head + 2 * (int64_t)n_kv_head) * hs, oc = n_head * hs;
+    int64_t k_offset = n_head * hs, v_offset = k_offset + n_kv_head * hs;
+    int group = n_head / n_kv_head;
     float scale = 1.0f / sqrtf((float)hs);
     cpu_blas_single_threaded();
 
@@ -93,80 +95,98 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, int64_t b, 
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t bi = 0; bi < b; bi++) {
             for (int h = 0; h < n_head; h++) {
-                const float *q = qkv + bi * t * c3 + h * hs;
-                const float *k = q + c;
-                const float *v = q + 2 * c;
-                float *o = out + bi * t * c + h * hs;
+                const float *row = qkv + bi * t * width;
+                const float *q = row + h * hs;
+                const float *k = row + k_offset + (h / group) * hs;
+                const float *v = row + v_offset + (h / group) * hs;
+                float *o = out + bi * t * oc + h * hs;
 
                 /* p = q k^T * scale, then the causal softmax of each row. */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
-                            (blasint)hs, scale, q, (blasint)c3, k, (blasint)c3, 0.0f, p,
+                            (blasint)hs, scale, q, (blasint)width, k, (blasint)width, 0.0f, p,
                             (blasint)t);
                 causal_softmax(p, lse + (bi * n_head + h) * t, t, 0);
 
                 /* o = p v */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)t, (blasint)hs,
-                            (blasint)t, 1.0f, p, (blasint)t, v, (blasint)c3, 0.0f, o, (blasint)c);
+                            (blasint)t, 1.0f, p, (blasint)t, v, (blasint)width, 0.0f, o,
+                            (blasint)oc);
             }
         }
         free(p);
     }
 }
 
-void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
-                            const float *lse, int64_t b, int64_t t, int64_t c, int n_head)
+void cpu_attention_forward(float *out, float *lse, const float *qkv, int64_t b, int64_t t,
+                           int64_t c, int n_head)
 {
-    int64_t hs = c / n_head;
-    int64_t c3 = 3 * c;
+    cpu_attention_gqa_forward(out, lse, qkv, b, t, n_head, n_head, c / n_head);
+}
+
+void cpu_attention_gqa_backward(float *dqkv, const float *dout, const float *qkv,
+                                const float *out, const float *lse, int64_t b, int64_t t,
+                                int n_head, int n_kv_head, int64_t hs)
+{
+    int64_t width = (n_head + 2 * (int64_t)n_kv_head) * hs, oc = n_head * hs;
+    int64_t k_offset = n_head * hs, v_offset = k_offset + n_kv_head * hs;
+    int group = n_head / n_kv_head;
     float scale = 1.0f / sqrtf((float)hs);
     cpu_blas_single_threaded();
 
+    /* One thread owns a (batch, key/value head) pair and every query head that
+     * reads it, so the key and value gradients are summed without races. */
 #pragma omp parallel
     {
         float *p = malloc((size_t)(t * t) * sizeof(float));
         float *dp = malloc((size_t)(t * t) * sizeof(float));
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t bi = 0; bi < b; bi++) {
-            for (int h = 0; h < n_head; h++) {
-                const float *q = qkv + bi * t * c3 + h * hs;
-                const float *k = q + c;
-                const float *v = q + 2 * c;
-                const float *dy = dout + bi * t * c + h * hs;
-                const float *y = out + bi * t * c + h * hs;
-                float *dq = dqkv + bi * t * c3 + h * hs;
-                float *dk = dq + c;
-                float *dv = dq + 2 * c;
+            for (int g = 0; g < n_kv_head; g++) {
+                const float *row = qkv + bi * t * width;
+                const float *k = row + k_offset + g * hs;
+                const float *v = row + v_offset + g * hs;
+                float *drow = dqkv + bi * t * width;
+                float *dk = drow + k_offset + g * hs;
+                float *dv = drow + v_offset + g * hs;
+                for (int member = 0; member < group; member++) {
+                    int h = g * group + member;
+                    float beta = member == 0 ? 0.0f : 1.0f;
+                    const float *q = row + h * hs;
+                    const float *dy = dout + bi * t * oc + h * hs;
+                    const float *y = out + bi * t * oc + h * hs;
+                    float *dq = drow + h * hs;
 
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
-                            (blasint)hs, scale, q, (blasint)c3, k, (blasint)c3, 0.0f, p,
-                            (blasint)t);
-                causal_softmax(p, (float *)lse + (bi * n_head + h) * t, t, 1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
+                                (blasint)hs, scale, q, (blasint)width, k, (blasint)width, 0.0f,
+                                p, (blasint)t);
+                    causal_softmax(p, (float *)lse + (bi * n_head + h) * t, t, 1);
 
-                /* dv = p^T dy; dp = dy v^T */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t, (blasint)hs,
-                            (blasint)t, 1.0f, p, (blasint)t, dy, (blasint)c, 0.0f, dv,
-                            (blasint)c3);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
-                            (blasint)hs, 1.0f, dy, (blasint)c, v, (blasint)c3, 0.0f, dp,
-                            (blasint)t);
+                    /* dv (+)= p^T dy; dp = dy v^T */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t,
+                                (blasint)hs, (blasint)t, 1.0f, p, (blasint)t, dy, (blasint)oc,
+                                beta, dv, (blasint)width);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t, (blasint)t,
+                                (blasint)hs, 1.0f, dy, (blasint)oc, v, (blasint)width, 0.0f, dp,
+                                (blasint)t);
 
-                /* ds = p * (dp - D) * scale with D_i = sum_j p_ij dp_ij = dy_i . y_i */
-                for (int64_t i = 0; i < t; i++) {
-                    float d_row = dot(dy + i * c, y + i * c, hs);
-                    float *ds = dp + i * t;
-                    const float *pi = p + i * t;
+                    /* ds = p * (dp - D) * scale with D_i = sum_j p_ij dp_ij = dy_i . y_i */
+                    for (int64_t i = 0; i < t; i++) {
+                        float d_row = dot(dy + i * oc, y + i * oc, hs);
+                        float *ds = dp + i * t;
+                        const float *pi = p + i * t;
 #pragma omp simd
-                    for (int64_t j = 0; j < t; j++)
-                        ds[j] = pi[j] * (ds[j] - d_row) * scale;
-                }
+                        for (int64_t j = 0; j < t; j++)
+                            ds[j] = pi[j] * (ds[j] - d_row) * scale;
+                    }
 
-                /* dq = ds k; dk = ds^T q */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)t, (blasint)hs,
-                            (blasint)t, 1.0f, dp, (blasint)t, k, (blasint)c3, 0.0f, dq,
-                            (blasint)c3);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t, (blasint)hs,
-                            (blasint)t, 1.0f, dp, (blasint)t, q, (blasint)c3, 0.0f, dk,
-                            (blasint)c3);
+                    /* dq = ds k; dk (+)= ds^T q */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)t,
+                                (blasint)hs, (blasint)t, 1.0f, dp, (blasint)t, k,
+                                (blasint)width, 0.0f, dq, (blasint)width);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)t,
+                                (blasint)hs, (blasint)t, 1.0f, dp, (blasint)t, q,
+                                (blasint)width, beta, dk, (blasint)width);
+                }
             }
         }
         free(p);
@@ -174,10 +194,18 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
     }
 }
 
-void cpu_attention_decode(float *out, const float *q, const float *k_cache,
-                          const float *v_cache, int n_keys, int64_t c, int n_head)
+void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                            const float *lse, int64_t b, int64_t t, int64_t c, int n_head)
 {
-    int64_t hs = c / n_head;
+    cpu_attention_gqa_backward(dqkv, dout, qkv, out, lse, b, t, n_head, n_head, c / n_head);
+}
+
+void cpu_attention_gqa_decode(float *out, const float *q, const float *k_cache,
+                              const float *v_cache, int n_keys, int n_head, int n_kv_head,
+                              int64_t hs)
+{
+    int64_t kv_width = n_kv_head * hs;
+    int group = n_head / n_kv_head;
     float scale = 1.0f / sqrtf((float)hs);
 
 #pragma omp parallel
@@ -186,16 +214,23 @@ void cpu_attention_decode(float *out, const float *q, const float *k_cache,
 #pragma omp for schedule(static)
         for (int h = 0; h < n_head; h++) {
             float sum;
-            softmax_row(p, &sum, q + h * hs, k_cache + h * hs, c, n_keys, hs, scale);
+            int64_t kv = (h / group) * hs;
+            softmax_row(p, &sum, q + h * hs, k_cache + kv, kv_width, n_keys, hs, scale);
             float *o = out + h * hs;
             memset(o, 0, (size_t)hs * sizeof(float));
             for (int j = 0; j < n_keys; j++) {
                 float w = p[j] / sum;
-                const float *vj = v_cache + (int64_t)j * c + h * hs;
+                const float *vj = v_cache + (int64_t)j * kv_width + kv;
                 for (int64_t d = 0; d < hs; d++)
                     o[d] += w * vj[d];
             }
         }
         free(p);
     }
+}
+
+void cpu_attention_decode(float *out, const float *q, const float *k_cache,
+                          const float *v_cache, int n_keys, int64_t c, int n_head)
+{
+    cpu_attention_gqa_decode(out, q, k_cache, v_cache, n_keys, n_head, n_head, c / n_head);
 }

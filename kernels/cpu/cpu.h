@@ -34,6 +34,33 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
 void cpu_attention_decode(float *out, const float *q, const float *k_cache,
                           const float *v_cache, int n_keys, int64_t c, int n_head);
 
+/* Grouped-query attention (see kernels_attention_gqa_*); the functions above
+ * are the n_kv_head == n_head case. */
+void cpu_attention_gqa_forward(float *out, float *lse, const float *qkv, int64_t b, int64_t t,
+                               int n_head, int n_kv_head, int64_t hs);
+void cpu_attention_gqa_backward(float *dqkv, const float *dout, const float *qkv,
+                                const float *out, const float *lse, int64_t b, int64_t t,
+                                int n_head, int n_kv_head, int64_t hs);
+void cpu_attention_gqa_decode(float *out, const float *q, const float *k_cache,
+                              const float *v_cache, int n_keys, int n_head, int n_kv_head,
+                              int64_t hs);
+
+void cpu_rmsnorm_forward(float *out, float *rstd, const float *in, const float *weight,
+                         float eps, int64_t n, int64_t c);
+void cpu_rmsnorm_backward(float *din, float *dweight, const float *dout, const float *in,
+                          const float *weight, const float *rstd, int64_t n, int64_t c);
+/* sign +1 rotates forward, -1 applies the inverse rotation (the backward). */
+void cpu_rope(float *qkv, const float *inv_freq, int64_t b, int64_t t, int n_head,
+              int n_kv_head, int64_t hs, int position, int sign);
+void cpu_swiglu_forward(float *out, const float *in, int64_t n, int64_t hidden);
+void cpu_swiglu_backward(float *din, const float *dout, const float *in, int64_t n,
+                         int64_t hidden);
+/* Returns -1 without writing anything when a token is outside [0, vp). */
+int cpu_token_embedding_forward(float *out, const int32_t *tokens, const float *wte, int64_t n,
+                                int64_t c, int64_t vp);
+void cpu_token_embedding_backward(float *dwte, const float *dout, const int32_t *tokens,
+                                  int64_t n, int64_t c);
+
 void cpu_gelu_forward(float *out, const float *in, int64_t n);
 void cpu_gelu_backward(float *din, const float *dout, const float *in, int64_t n);
 void cpu_add(float *out, const float *a, const float *b, int64_t n);

@@ -43,6 +43,14 @@ static float *nan_floats(int64_t n)
     return x;
 }
 
+static double max_diff_floats(const float *a, const float *b, int64_t n)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst;
+}
+
 static float *copy_floats(const float *src, int64_t n)
 {
     float *x = malloc((size_t)n * sizeof(float));
@@ -306,6 +314,100 @@ static void test_attention(void)
 static double gelu_reference(double x)
 {
     return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+/* Llama kernels: grouped-query attention with as many key/value heads as
+ * query heads is plain attention; grouping equals repeating the key/value
+ * heads; RoPE keeps vector norms and its backward undoes it; bad shapes fail. */
+static void test_llama_kernels(void)
+{
+    const int64_t b = 2, t = 7, hs = 8;
+    const int nh = 4, kv = 2;
+    const int64_t width = (nh + 2 * kv) * hs, c = nh * hs;
+    float *qkv = random_floats(b * t * width);
+    /* The same keys and values repeated per query head, as plain attention. */
+    float *full = nan_floats(b * t * 3 * c);
+    for (int64_t r = 0; r < b * t; r++) {
+        memcpy(full + r * 3 * c, qkv + r * width, sizeof(float) * (size_t)c);
+        for (int h = 0; h < nh; h++) {
+            int g = h / (nh / kv);
+            memcpy(full + r * 3 * c + c + h * hs, qkv + r * width + c + g * hs, sizeof(float) * hs);
+            memcpy(full + r * 3 * c + 2 * c + h * hs, qkv + r * width + c + kv * hs + g * hs,
+                   sizeof(float) * hs);
+        }
+    }
+    float *out = nan_floats(b * t * c), *lse = nan_floats(b * nh * t);
+    float *ref = nan_floats(b * t * c), *ref_lse = nan_floats(b * nh * t);
+    tensor_t t_qkv = TENSOR_3D(qkv, b, t, width), t_full = TENSOR_3D(full, b, t, 3 * c);
+    tensor_t t_out = TENSOR_3D(out, b, t, c), t_ref = TENSOR_3D(ref, b, t, c);
+    tensor_t t_lse = TENSOR_3D(lse, b, nh, t), t_ref_lse = TENSOR_3D(ref_lse, b, nh, t);
+    CHECK_INT_EQ(kernels_attention_gqa_forward(&t_out, &t_lse, &t_qkv, nh, kv), KERNELS_OK);
+    CHECK_INT_EQ(kernels_attention_forward(&t_ref, &t_ref_lse, &t_full, nh), KERNELS_OK);
+    double worst = 0.0;
+    for (int64_t i = 0; i < b * t * c; i++)
+        worst = fmax(worst, fabs(out[i] - ref[i]));
+    CHECK(worst < 1e-6);
+    CHECK_INT_EQ(kernels_attention_gqa_forward(&t_out, &t_lse, &t_qkv, nh, 3), KERNELS_ERR_SHAPE);
+
+    /* Backward: the key gradient of a shared head is the sum over its query heads. */
+    float *dout = random_floats(b * t * c), *dqkv = nan_floats(b * t * width);
+    float *dfull = nan_floats(b * t * 3 * c);
+    tensor_t t_dout = TENSOR_3D(dout, b, t, c), t_dqkv = TENSOR_3D(dqkv, b, t, width);
+    tensor_t t_dfull = TENSOR_3D(dfull, b, t, 3 * c);
+    CHECK_INT_EQ(kernels_attention_gqa_backward(&t_dqkv, &t_dout, &t_qkv, &t_out, &t_lse, nh, kv),
+                 KERNELS_OK);
+    CHECK_INT_EQ(kernels_attention_backward(&t_dfull, &t_dout, &t_full, &t_ref, &t_ref_lse, nh),
+                 KERNELS_OK);
+    worst = 0.0;
+    for (int64_t r = 0; r < b * t; r++) {
+        for (int64_t j = 0; j < c; j++)
+            worst = fmax(worst, fabs(dqkv[r * width + j] - dfull[r * 3 * c + j]));
+        for (int g = 0; g < kv; g++) {
+            for (int64_t d = 0; d < hs; d++) {
+                double dk = 0.0, dv = 0.0;
+                for (int h = g * (nh / kv); h < (g + 1) * (nh / kv); h++) {
+                    dk += dfull[r * 3 * c + c + h * hs + d];
+                    dv += dfull[r * 3 * c + 2 * c + h * hs + d];
+                }
+                worst = fmax(worst, fabs(dqkv[r * width + c + g * hs + d] - dk));
+                worst = fmax(worst, fabs(dqkv[r * width + c + kv * hs + g * hs + d] - dv));
+            }
+        }
+    }
+    CHECK(worst < 1e-5);
+
+    /* RoPE: norms of each head are kept, v is untouched, backward inverts. */
+    float freqs[4] = {1.0f, 0.1f, 0.01f, 0.001f};
+    tensor_t t_freqs = TENSOR_1D(freqs, 4);
+    float *rotated = copy_floats(qkv, b * t * width);
+    tensor_t t_rot = TENSOR_3D(rotated, b, t, width);
+    CHECK_INT_EQ(kernels_rope_forward(&t_rot, &t_freqs, nh, kv, 3), KERNELS_OK);
+    double norm_error = 0.0, v_error = 0.0, moved = 0.0;
+    for (int64_t r = 0; r < b * t; r++) {
+        for (int h = 0; h < nh + 2 * kv; h++) {
+            double before = 0.0, after = 0.0;
+            for (int64_t d = 0; d < hs; d++) {
+                float x = qkv[r * width + h * hs + d], y = rotated[r * width + h * hs + d];
+                before += (double)x * x;
+                after += (double)y * y;
+                if (h >= nh + kv)
+                    v_error = fmax(v_error, fabs(x - y));
+                else
+                    moved = fmax(moved, fabs(x - y));
+            }
+            norm_error = fmax(norm_error, fabs(before - after));
+        }
+    }
+    CHECK(norm_error < 1e-5);
+    CHECK(v_error == 0.0);
+    CHECK(moved > 0.1);
+    CHECK_INT_EQ(kernels_rope_backward(&t_rot, &t_freqs, nh, kv, 3), KERNELS_OK);
+    CHECK(max_diff_floats(rotated, qkv, b * t * width) < 1e-5);
+    tensor_t t_bad_freqs = TENSOR_1D(freqs, 3);
+    CHECK_INT_EQ(kernels_rope_forward(&t_rot, &t_bad_freqs, nh, kv, 0), KERNELS_ERR_SHAPE);
+
+    free(qkv), free(full), free(out), free(lse), free(ref), free(ref_lse);
+    free(dout), free(dqkv), free(dfull), free(rotated);
 }
 
 static void test_gelu(void)
@@ -586,6 +688,7 @@ int main(int argc, char **argv)
     test_matmul(130);
     test_layernorm();
     test_attention();
+    test_llama_kernels();
     test_gelu();
     test_embedding();
     test_crossentropy();

@@ -29,6 +29,9 @@ typedef struct {
     int64_t max_tokens;
     double temperature;
     int64_t top_k;
+    double top_p;
+    double repetition_penalty;
+    cli_string_list_t stops;
     int64_t seed;
     int64_t threads;
     bool echo;
@@ -125,9 +128,66 @@ static int encode_prompt(const generate_settings_t *s, const tokenizer_t *tokeni
     return status;
 }
 
+/* Generated text not yet written: the end of it may begin a stop string. */
+typedef struct {
+    char *text;
+    size_t length;
+    size_t capacity;
+} pending_t;
+
+static int pending_append(pending_t *p, const char *bytes, size_t length)
+{
+    if (p->length + length + 1 > p->capacity) {
+        size_t capacity = (p->length + length + 1) * 2;
+        char *grown = realloc(p->text, capacity);
+        if (!grown)
+            return -1;
+        p->text = grown;
+        p->capacity = capacity;
+    }
+    memcpy(p->text + p->length, bytes, length);
+    p->length += length;
+    p->text[p->length] = '\0';
+    return 0;
+}
+
+/*
+ * Writes what is certainly output: everything before the first stop string
+ * (then sets *stopped), or everything except the longest end that is the
+ * start of a stop string. Returns 0 or -1 on a write error.
+ */
+static int pending_flush(pending_t *p, const cli_string_list_t *stops, bool *stopped)
+{
+    size_t cut = p->length, keep = 0;
+    for (size_t i = 0; i < stops->count; i++) {
+        const char *stop = stops->items[i];
+        size_t n = strlen(stop);
+        if (n == 0)
+            continue;
+        const char *found = memmem(p->text, p->length, stop, n);
+        if (found && (size_t)(found - p->text) < cut) {
+            cut = (size_t)(found - p->text);
+            *stopped = true;
+        }
+        for (size_t k = n - 1; k > keep; k--)
+            if (k <= p->length && memcmp(p->text + p->length - k, stop, k) == 0) {
+                keep = k;
+                break;
+            }
+    }
+    size_t write = *stopped ? cut : p->length - keep;
+    if (write > 0 && emit(p->text, write) != 0)
+        return -1;
+    memmove(p->text, p->text + write, p->length - write);
+    p->length -= write;
+    return 0;
+}
+
 static int generate(const generate_settings_t *s, const model_t *model,
                     const tokenizer_t *tokenizer)
 {
+    pending_t pending = {0};
+    bool stopped = false;
     token_buffer_t ids = {0};
     model_kv_cache_t cache = {0};
     sampler_t sampler = {0};
@@ -145,6 +205,7 @@ static int generate(const generate_settings_t *s, const model_t *model,
         sampler_init(&sampler, (int)tokenizer_vocab_size(tokenizer), s->temperature,
                      (int)s->top_k, (uint64_t)s->seed) != 0)
         goto done;
+    sampler_set_top_p(&sampler, s->top_p);
 
     size_t first = 0;
     if (ids.count >= (size_t)n_ctx) {
@@ -158,14 +219,19 @@ static int generate(const generate_settings_t *s, const model_t *model,
 
     int64_t produced = 0;
     while (produced < s->max_tokens) {
+        sampler_penalize(&sampler, logits, ids.ids, ids.count, s->repetition_penalty);
         int token = sampler_sample(&sampler, logits);
         if (token == eot)
             break;
         size_t length;
         const char *bytes = tokenizer_stream_push(&stream, (uint32_t)token, &length);
-        if (!bytes || emit(bytes, length) != 0)
+        if (!bytes || pending_append(&pending, bytes, length) != 0 ||
+            pending_flush(&pending, &s->stops, &stopped) != 0 ||
+            token_buffer_push(&ids, (uint32_t)token) != 0)
             goto done;
         produced++;
+        if (stopped)
+            break;
         if (cache.length >= n_ctx) {
             log_info("stopped at the model's context length of %d tokens", n_ctx);
             break;
@@ -174,13 +240,18 @@ static int generate(const generate_settings_t *s, const model_t *model,
             goto done;
     }
     size_t length;
-    const char *rest = tokenizer_stream_flush(&stream, &length);
-    if (rest && emit(rest, length) != 0)
+    const char *rest = stopped ? NULL : tokenizer_stream_flush(&stream, &length);
+    if (rest && pending_append(&pending, rest, length) != 0)
+        goto done;
+    if (!stopped && pending_flush(&pending, &s->stops, &stopped) != 0)
+        goto done;
+    if (!stopped && pending.length > 0 && emit(pending.text, pending.length) != 0)
         goto done;
     if (emit("\n", 1) != 0)
         goto done;
     status = 0;
 done:
+    free(pending.text);
     tokenizer_stream_free(&stream);
     sampler_free(&sampler);
     model_kv_cache_free(&cache);
@@ -219,6 +290,8 @@ int main(int argc, char **argv)
         .max_tokens = 128,
         .temperature = 0.8,
         .top_k = 40,
+        .top_p = 1.0,
+        .repetition_penalty = 1.0,
         .seed = 1337,
         .threads = sysconf(_SC_NPROCESSORS_ONLN),
     };
@@ -233,6 +306,15 @@ int main(int argc, char **argv)
          "softmax temperature; 0 picks the most likely token", CLI_SETTING, 0, 100},
         {"top-k", 'k', CLI_INT, &settings.top_k, "K", "tokens",
          "sample among the K most likely tokens; 0 means all", CLI_SETTING, 0, 1e9},
+        {"top-p", 0, CLI_DOUBLE, &settings.top_p, "P", NULL,
+         "sample among the most likely tokens that together hold probability P; 1 means all",
+         CLI_SETTING, 0, 1},
+        {"repetition-penalty", 0, CLI_DOUBLE, &settings.repetition_penalty, "R", NULL,
+         "divide positive logits (multiply negative ones) of tokens already in the text by R; "
+         "1 turns it off",
+         CLI_SETTING, 0.01, 100},
+        {"stop", 0, CLI_STRING_LIST, &settings.stops, "TEXT", NULL,
+         "stop before this text (repeatable); it is not printed", 0, 0, 0},
         {"seed", 's', CLI_INT, &settings.seed, "N", NULL, "seed of the sampler", CLI_SETTING, 0,
          9e18},
         {"threads", 0, CLI_INT, &settings.threads, "N", "threads",
@@ -246,8 +328,8 @@ int main(int argc, char **argv)
         .summary = "continue a prompt with a trained model",
         .usage = "-m CHECKPOINT [--prompt TEXT] [options]",
         .description = "Streams the generated text to standard output and stops at "
-                       "<|endoftext|>, after --max-tokens tokens or at the model's context "
-                       "length. Without --prompt the prompt is read from standard input.",
+                       "<|endoftext|>, before a --stop text, after --max-tokens tokens or at "
+                       "the model's context length. Without --prompt the prompt is read from standard input.",
         .options = options,
     };
     int parsed = cli_parse(&program, argc, argv);

@@ -1,4 +1,4 @@
-/* Temperature and top-k sampling; see sampler.h. */
+/* Temperature, top-k, top-p sampling and the repetition penalty; see sampler.h. */
 #include "sampler.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@ int sampler_init(sampler_t *sampler, int vocab_size, double temperature, int top
 {
     sampler->temperature = temperature;
     sampler->top_k = top_k > 0 && top_k < vocab_size ? top_k : vocab_size;
+    sampler->top_p = 1.0;
     sampler->state = seed ^ 0x9e3779b97f4a7c15ull;
     sampler->vocab_size = vocab_size;
     sampler->probs = malloc((size_t)vocab_size * sizeof(float));
@@ -46,6 +47,41 @@ static void select_top_k(sampler_t *sampler, const float *logits, int k)
     }
 }
 
+void sampler_set_top_p(sampler_t *sampler, double top_p)
+{
+    sampler->top_p = top_p > 0.0 && top_p < 1.0 ? top_p : 1.0;
+}
+
+void sampler_penalize(const sampler_t *sampler, float *logits, const uint32_t *history,
+                      size_t count, double penalty)
+{
+    if (penalty == 1.0)
+        return;
+    /* order[] is free between samples: it marks the ids already penalized. */
+    int *seen = sampler->order;
+    for (int i = 0; i < sampler->vocab_size; i++)
+        seen[i] = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t id = history[i];
+        if (id >= (uint32_t)sampler->vocab_size || seen[id])
+            continue;
+        seen[id] = 1;
+        logits[id] = logits[id] > 0 ? (float)(logits[id] / penalty)
+                                    : (float)(logits[id] * penalty);
+    }
+}
+
+/* Logits that sort_candidates orders by (qsort has no context argument). */
+static _Thread_local const float *sort_logits;
+
+static int by_logit_descending(const void *a, const void *b)
+{
+    float x = sort_logits[*(const int *)a], y = sort_logits[*(const int *)b];
+    if (x != y)
+        return x < y ? 1 : -1;
+    return *(const int *)a - *(const int *)b; /* ties by id, so the order is stable */
+}
+
 int sampler_sample(sampler_t *sampler, const float *logits)
 {
     if (sampler->temperature <= 0.0) {
@@ -57,6 +93,24 @@ int sampler_sample(sampler_t *sampler, const float *logits)
     }
     int k = sampler->top_k;
     select_top_k(sampler, logits, k);
+    if (sampler->top_p < 1.0) {
+        /* Nucleus: most likely first, then keep the shortest prefix whose
+         * probability (at this temperature) reaches top_p. */
+        sort_logits = logits;
+        qsort(sampler->order, (size_t)k, sizeof(int), by_logit_descending);
+        float top = logits[sampler->order[0]];
+        double total = 0.0;
+        for (int i = 0; i < k; i++)
+            total += exp((logits[sampler->order[i]] - top) / sampler->temperature);
+        double mass = 0.0;
+        for (int i = 0; i < k; i++) {
+            mass += exp((logits[sampler->order[i]] - top) / sampler->temperature) / total;
+            if (mass >= sampler->top_p) {
+                k = i + 1;
+                break;
+            }
+        }
+    }
     float max = -INFINITY;
     for (int i = 0; i < k; i++)
         if (logits[sampler->order[i]] > max)

@@ -1,5 +1,5 @@
 /*
- * train: trains a GPT-2 model on token shards and writes Hugging Face layout
+ * train: trains a GPT-2 or Llama model on token shards and writes Hugging Face layout
  * checkpoints, a step log and final metrics. See docs/model.md.
  */
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "kernels.h"
 #include "log.h"
+#include "optimizer.h"
 #include "trainer.h"
 
 static int check_settings(const cli_program_t *program, const train_settings_t *settings)
@@ -22,8 +23,22 @@ static int check_settings(const cli_program_t *program, const train_settings_t *
         log_error("missing -o FOLDER: the output folder for checkpoints and metrics");
         return CLI_USAGE_ERROR;
     }
-    if (!settings->model_config_path) {
-        log_error("missing --model-config FILE (a YAML file such as configs/models/tiny.yaml)");
+    if (!settings->model_config_path && !settings->init_from) {
+        log_error("missing --model-config FILE (a YAML file such as configs/models/tiny.yaml) "
+                  "or --init-from FOLDER (a Hugging Face checkpoint)");
+        return CLI_USAGE_ERROR;
+    }
+    if (settings->model_config_path && settings->init_from) {
+        log_error("--init-from takes the model config from the checkpoint; drop --model-config");
+        return CLI_USAGE_ERROR;
+    }
+    schedule_kind_t kind;
+    if (optimizer_parse_schedule(settings->schedule, &kind) != 0) {
+        log_error("--set schedule=%s: expected cosine, linear or wsd", settings->schedule);
+        return CLI_USAGE_ERROR;
+    }
+    if (settings->decay_fraction <= 0.0) {
+        log_error("--set decay-fraction must be above 0 (the share of steps that decay)");
         return CLI_USAGE_ERROR;
     }
     if (stage->task_count != 1) {
@@ -38,6 +53,7 @@ int main(int argc, char **argv)
     log_init("train");
     train_settings_t settings = {
         .batch_size = 8,
+        .grad_accum = 1,
         .seq_len = 0,
         .steps = 1000,
         .learning_rate = 6e-4,
@@ -52,6 +68,8 @@ int main(int argc, char **argv)
         .eval_batches = 10,
         .checkpoint_every = 500,
         .seed = 1337,
+        .schedule = "cosine",
+        .decay_fraction = 0.2,
     };
     cli_option_t options[] = {
         {"model-config", 0, CLI_STRING, &settings.model_config_path, "FILE", NULL,
@@ -63,6 +81,9 @@ int main(int argc, char **argv)
          "continue from the latest checkpoint in OUTPUT/checkpoints", 0, 0, 0},
         {"batch-size", 0, CLI_INT, &settings.batch_size, "N", "sequences",
          "sequences per step", CLI_SETTING, 1, 1 << 20},
+        {"grad-accum", 0, CLI_INT, &settings.grad_accum, "N", "micro-batches",
+         "micro-batches per step; the gradient averages over all their tokens", CLI_SETTING, 1,
+         1 << 20},
         {"seq-len", 0, CLI_INT, &settings.seq_len, "N", "tokens",
          "tokens per sequence; 0 means the model's n_ctx", CLI_SETTING, 0, 1 << 20},
         {"steps", 0, CLI_INT, &settings.steps, "N", "steps", "optimizer steps in total",
@@ -92,6 +113,26 @@ int main(int argc, char **argv)
          CLI_SETTING, 0, 1e12},
         {"seed", 0, CLI_INT, &settings.seed, "N", NULL,
          "seed of the weight initialization and the data order", CLI_SETTING, 0, 9e18},
+        {"schedule", 0, CLI_STRING, &settings.schedule, "NAME", NULL,
+         "learning rate after warmup: cosine, linear or wsd (warmup-stable-decay)",
+         CLI_SETTING, 0, 0},
+        {"decay-fraction", 0, CLI_DOUBLE, &settings.decay_fraction, "F", NULL,
+         "wsd: share of the steps at the end that decay to the floor", CLI_SETTING, 0, 1},
+        {"keep-checkpoints", 0, CLI_INT, &settings.keep_checkpoints, "K", "folders",
+         "keep only the last K step folders (0 keeps all)", CLI_SETTING, 0, 1e9},
+        {"keep-every", 0, CLI_INT, &settings.keep_every, "N", "steps",
+         "also keep the step folders at multiples of N (0: none)", CLI_SETTING, 0, 1e12},
+        {"skip-outliers", 0, CLI_DOUBLE, &settings.skip_outliers, "Z", NULL,
+         "skip the update of a step whose loss or gradient norm lies more than Z standard "
+         "deviations above the last 64 accepted steps (0: never)",
+         CLI_SETTING, 0, 1000},
+        {"init-from", 0, CLI_STRING, &settings.init_from, "FOLDER", NULL,
+         "start from a Hugging Face checkpoint (GPT-2, Llama or Qwen2; single or sharded "
+         "safetensors) instead of random weights",
+         0, 0, 0},
+        {"peak-gflops", 0, CLI_DOUBLE, &settings.peak_gflops, "G", NULL,
+         "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
+         1e9},
         {0},
     };
     cli_stage_t stage = {.threads = sysconf(_SC_NPROCESSORS_ONLN)};

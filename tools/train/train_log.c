@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,9 +74,10 @@ void train_log_step(train_log_t *log, const train_log_step_t *e)
 {
     fprintf(log->file,
             "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, "
-            "\"tokens_per_second\": %.1f, \"elapsed\": %.3f}\n",
+            "\"tokens_per_second\": %.1f, \"elapsed\": %.3f, \"mfu\": %.4f%s}\n",
             (long long)e->step, e->loss, e->learning_rate, e->grad_norm, e->tokens_per_second,
-            e->elapsed_seconds);
+            e->elapsed_seconds, isfinite(e->mfu) ? e->mfu : 0.0,
+            e->skipped ? ", \"skipped\": true" : "");
     fflush(log->file);
 }
 
@@ -109,6 +111,14 @@ char *trainer_state_to_json(const trainer_state_t *state, const char *settings_j
         json_decref(settings);
         return NULL;
     }
+    json_object_set_new(root, "optimizer_step", json_integer(state->optimizer_step));
+    json_t *losses = json_array(), *norms = json_array();
+    for (int i = 0; i < state->history.count; i++) {
+        json_array_append_new(losses, json_real(state->history.loss[i]));
+        json_array_append_new(norms, json_real(state->history.grad_norm[i]));
+    }
+    json_object_set_new(root, "outlier_history",
+                        json_pack("{s:o, s:o}", "loss", losses, "grad_norm", norms));
     if (settings)
         json_object_set_new(root, "settings", settings);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -147,6 +157,25 @@ int trainer_state_from_json(const char *text, const char *origin, trainer_state_
         return -1;
     }
     state->step = step;
+    json_t *optimizer_step = json_object_get(root, "optimizer_step");
+    state->optimizer_step = json_is_integer(optimizer_step) ? json_integer_value(optimizer_step)
+                                                            : step;
+    json_t *history = json_object_get(root, "outlier_history");
+    json_t *losses = json_object_get(history, "loss"), *norms = json_object_get(history, "grad_norm");
+    size_t count = json_array_size(losses);
+    if (count > TRAIN_OUTLIER_WINDOW || count != json_array_size(norms)) {
+        log_error("%s: invalid trainer state: outlier_history needs two arrays of at most %d "
+                  "equal-length entries",
+                  origin, TRAIN_OUTLIER_WINDOW);
+        json_decref(root);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* %.17g in JSON reals keeps every bit, so a resumed run decides alike. */
+        state->history.loss[i] = json_number_value(json_array_get(losses, i));
+        state->history.grad_norm[i] = json_number_value(json_array_get(norms, i));
+    }
+    state->history.count = (int)count;
     state->elapsed_seconds = elapsed;
     state->init_seed = (uint64_t)seed;
     snprintf(state->tokenizer_hash, sizeof state->tokenizer_hash, "%s", hash);

@@ -18,6 +18,8 @@ typedef struct {
     double grad_norm;
     double tokens_per_second;
     double elapsed_seconds;   /* since the start of the run, resumed time included */
+    double mfu;               /* model FLOPs per second over the peak (docs/model.md) */
+    int skipped;              /* 1: an outlier step whose update was skipped */
 } train_log_step_t;
 
 typedef struct {
@@ -43,9 +45,20 @@ void train_log_step(train_log_t *log, const train_log_step_t *entry);
 void train_log_eval(train_log_t *log, int64_t step, double val_loss);
 void train_log_close(train_log_t *log);
 
+/* Loss and gradient norm of the last accepted steps, oldest first, for
+ * skipping outlier steps. */
+#define TRAIN_OUTLIER_WINDOW 64
+typedef struct {
+    int count;
+    double loss[TRAIN_OUTLIER_WINDOW];
+    double grad_norm[TRAIN_OUTLIER_WINDOW];
+} outlier_history_t;
+
 /* Everything trainer_state.json records for an exact resume. */
 typedef struct {
     int64_t step;              /* steps completed */
+    int64_t optimizer_step;    /* updates done: step less the skipped steps */
+    outlier_history_t history;
     double elapsed_seconds;
     dataloader_state_t train_loader;
     uint64_t init_seed;

@@ -19,6 +19,7 @@
 
 #include "checkpoint.h"
 #include "dataloader.h"
+#include "kernels.h"
 #include "log.h"
 #include "model.h"
 #include "optimizer.h"
@@ -49,7 +50,60 @@ typedef struct {
     double elapsed_before;       /* seconds of earlier runs (resume) */
     train_log_t log;
     outdir_t *outdir;
+    schedule_kind_t schedule;
+    double peak_gflops;          /* the denominator of the MFU */
+    outlier_history_t history;   /* accepted steps, for skip-outliers */
 } trainer_t;
+
+/* Returns true when `value` lies more than z standard deviations above the
+ * mean of values[0..count). Needs 16 values before it judges. */
+static bool is_outlier(const double *values, int count, double value, double z)
+{
+    if (count < 16)
+        return false;
+    double mean = 0.0, var = 0.0;
+    for (int i = 0; i < count; i++)
+        mean += values[i];
+    mean /= count;
+    for (int i = 0; i < count; i++)
+        var += (values[i] - mean) * (values[i] - mean);
+    return value > mean + z * sqrt(var / count);
+}
+
+/* Appends an accepted step to the history, dropping the oldest when full. */
+static void history_push(outlier_history_t *h, double loss, double grad_norm)
+{
+    if (h->count == TRAIN_OUTLIER_WINDOW) {
+        memmove(h->loss, h->loss + 1, sizeof(double) * (TRAIN_OUTLIER_WINDOW - 1));
+        memmove(h->grad_norm, h->grad_norm + 1, sizeof(double) * (TRAIN_OUTLIER_WINDOW - 1));
+        h->count--;
+    }
+    h->loss[h->count] = loss;
+    h->grad_norm[h->count] = grad_norm;
+    h->count++;
+}
+
+/* Returns the best rate in GFLOP/s of three fp32 products (256 x 1024) @
+ * (1024 x 1024)^T through the kernels, the machine's practical peak for the
+ * MFU, or 0 when the buffers cannot be allocated. */
+static double measure_sgemm_gflops(void)
+{
+    enum { N = 256, C = 1024 };
+    float *a = calloc((size_t)N * C, sizeof(float)), *w = calloc((size_t)C * C, sizeof(float));
+    float *out = malloc((size_t)N * C * sizeof(float));
+    double best = 0.0;
+    for (int i = 0; a && w && out && i < 3; i++) {
+        tensor_t t_out = TENSOR_2D(out, N, C), t_a = TENSOR_2D(a, N, C), t_w = TENSOR_2D(w, C, C);
+        double start = time_now_seconds();
+        if (kernels_matmul_forward(&t_out, &t_a, &t_w, NULL) != KERNELS_OK)
+            break;
+        double seconds = time_now_seconds() - start;
+        double rate = 2.0 * N * C * C / seconds / 1e9;
+        best = rate > best ? rate : best;
+    }
+    free(a), free(w), free(out);
+    return best;
+}
 
 /* Finds the tokenizer, checks it against the shards and records its hash. */
 static int load_tokenizer(trainer_t *tr)
@@ -92,15 +146,18 @@ static int load_tokenizer(trainer_t *tr)
 static int open_data(trainer_t *tr)
 {
     const train_settings_t *s = tr->settings;
+    /* With --init-from, the checkpoint's config.json is the model config. */
+    const char *origin = s->init_from ? s->init_from : s->model_config_path;
     model_config_defaults(&tr->config);
-    if (model_config_load(s->model_config_path, &tr->config) != 0)
+    if (s->init_from ? checkpoint_load_config(s->init_from, &tr->config) != 0
+                     : model_config_load(s->model_config_path, &tr->config) != 0)
         return -1;
     int configured_vocab = tr->config.vocab_size;
     tr->t = s->seq_len > 0 ? (int)s->seq_len : tr->config.n_ctx;
     tr->b = (int)s->batch_size;
     if (tr->t > tr->config.n_ctx || tr->t <= 0) {
         log_error("seq-len %d exceeds the model's n_ctx %d; lower seq-len or raise n_ctx in %s",
-                  tr->t, tr->config.n_ctx, s->model_config_path);
+                  tr->t, tr->config.n_ctx, origin);
         return -1;
     }
     uint64_t seed = (uint64_t)s->seed;
@@ -119,15 +176,15 @@ static int open_data(trainer_t *tr)
     if (configured_vocab != 0 && (uint32_t)configured_vocab < data_vocab) {
         log_error("%s: vocab_size %d is smaller than the shards' vocabulary of %u tokens; "
                   "remove vocab_size from the config to take it from the data",
-                  s->model_config_path, configured_vocab, data_vocab);
+                  origin, configured_vocab, data_vocab);
         return -1;
     }
     if (configured_vocab != 0 && configured_vocab < tr->config.vocab_size) {
         log_error("%s: vocab_size %d is smaller than the tokenizer's %d tokens",
-                  s->model_config_path, configured_vocab, tr->config.vocab_size);
+                  origin, configured_vocab, tr->config.vocab_size);
         return -1;
     }
-    return model_config_finish(&tr->config, s->model_config_path);
+    return model_config_finish(&tr->config, origin);
 }
 
 static optimizer_settings_t optimizer_settings(const train_settings_t *s)
@@ -144,11 +201,16 @@ static optimizer_settings_t optimizer_settings(const train_settings_t *s)
 /* Returns 0 when the checkpoint's model has the shapes of the config. */
 static int check_same_shapes(const model_config_t *a, const model_config_t *b, const char *path)
 {
-    if (a->n_layer != b->n_layer || a->n_head != b->n_head || a->n_embd != b->n_embd ||
-        a->n_ctx != b->n_ctx || a->vocab_size != b->vocab_size) {
-        log_error("%s: the checkpoint's model (n_layer %d, n_head %d, n_embd %d, n_ctx %d, "
-                  "vocab %d) differs from the model config; resume with the same config",
-                  path, b->n_layer, b->n_head, b->n_embd, b->n_ctx, b->vocab_size);
+    if (a->family != b->family || a->n_layer != b->n_layer || a->n_head != b->n_head ||
+        a->n_embd != b->n_embd || a->n_ctx != b->n_ctx || a->vocab_size != b->vocab_size ||
+        a->n_kv_head != b->n_kv_head || a->intermediate_size != b->intermediate_size ||
+        a->tie_word_embeddings != b->tie_word_embeddings ||
+        a->attention_bias != b->attention_bias) {
+        log_error("%s: the checkpoint's model (%s, n_layer %d, n_head %d, n_kv_head %d, n_embd "
+                  "%d, n_ctx %d, vocab %d) differs from the model config; resume with the same "
+                  "config",
+                  path, model_family_name(b->family), b->n_layer, b->n_head, b->n_kv_head,
+                  b->n_embd, b->n_ctx, b->vocab_size);
         return -1;
     }
     return 0;
@@ -187,7 +249,8 @@ static int resume(trainer_t *tr)
     if (dataloader_set_state(tr->train, &state.train_loader) != 0)
         goto done;
     tr->start_step = state.step;
-    tr->opt.step = state.step;
+    tr->opt.step = state.optimizer_step;
+    tr->history = state.history;
     tr->elapsed_before = state.elapsed_seconds;
     log_info("resuming from %s at step %lld", path, (long long)state.step);
     status = 1;
@@ -206,6 +269,16 @@ static int init_model(trainer_t *tr)
         log_info("no checkpoint in %s/checkpoints; starting from step 0", tr->output);
     }
     optimizer_settings_t os = optimizer_settings(tr->settings);
+    if (tr->settings->init_from) {
+        if (checkpoint_load_model(tr->settings->init_from, &tr->model) != 0)
+            return -1;
+        /* The data may use more tokens than the checkpoint lists: open_data
+         * rejected that, so the shapes agree here. */
+        if (check_same_shapes(&tr->config, &tr->model.config, tr->settings->init_from) != 0)
+            return -1;
+        log_info("starting from the weights of %s", tr->settings->init_from);
+        return optimizer_init(&tr->opt, &tr->model, &os);
+    }
     if (model_init(&tr->model, &tr->config) != 0 ||
         optimizer_init(&tr->opt, &tr->model, &os) != 0)
         return -1;
@@ -263,7 +336,8 @@ done:
 static int save_checkpoint(trainer_t *tr, const char *folder, int64_t step, double elapsed)
 {
     trainer_state_t state = {.step = step, .elapsed_seconds = elapsed,
-                             .init_seed = (uint64_t)tr->settings->seed};
+                             .init_seed = (uint64_t)tr->settings->seed,
+                             .optimizer_step = tr->opt.step, .history = tr->history};
     dataloader_get_state(tr->train, &state.train_loader);
     snprintf(state.tokenizer_hash, sizeof state.tokenizer_hash, "%s", tr->tokenizer_hash);
     char *settings_json = cli_settings_json(tr->program);
@@ -296,6 +370,33 @@ static double flops_per_token(const trainer_t *tr)
     return 6.0 * (double)tr->model.param_count + 6.0 * c->n_layer * c->n_embd * tr->t;
 }
 
+/*
+ * Loads grad-accum micro-batches, then runs forward and backward on each with
+ * the loss weighted by 1 / (scored tokens of all of them), so the summed
+ * gradient is that of the mean over tokens. Stores that mean in *mean_loss.
+ */
+static int accumulate_gradients(trainer_t *tr, double *mean_loss)
+{
+    int64_t k = tr->settings->grad_accum, n = (int64_t)tr->b * tr->t, scored = 0;
+    for (int64_t i = 0; i < k; i++)
+        if (dataloader_next(tr->train, tr->inputs + i * n, tr->targets + i * n) != 0)
+            return -1;
+    for (int64_t i = 0; i < k * n; i++)
+        scored += tr->targets[i] >= 0;
+    float weight = scored ? 1.0f / (float)scored : 0.0f;
+    double total = 0.0;
+    model_zero_grads(&tr->model);
+    for (int64_t i = 0; i < k; i++) {
+        if (model_forward(&tr->model, tr->inputs + i * n, tr->targets + i * n, tr->b, tr->t) != 0)
+            return -1;
+        total += (double)tr->model.mean_loss * (double)model_scored_count(&tr->model);
+        if (model_backward_weighted(&tr->model, weight) != 0)
+            return -1;
+    }
+    *mean_loss = scored ? total / (double)scored : 0.0;
+    return 0;
+}
+
 static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_loss)
 {
     const train_settings_t *s = tr->settings;
@@ -305,28 +406,43 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
     *last_loss = NAN;
     for (int64_t step = tr->start_step; step < s->steps; step++) {
         double start = time_now_seconds();
-        double lr = optimizer_learning_rate(step, s->steps, s->warmup_steps, s->learning_rate,
-                                            s->min_lr_ratio);
-        double norm = 0.0;
-        if (dataloader_next(tr->train, tr->inputs, tr->targets) != 0)
+        double lr = optimizer_schedule_rate(tr->schedule, step, s->steps, s->warmup_steps,
+                                            s->learning_rate, s->min_lr_ratio,
+                                            s->decay_fraction);
+        double norm = 0.0, loss_sum = 0.0;
+        if (accumulate_gradients(tr, &loss_sum) != 0)
             return -1;
-        model_zero_grads(&tr->model);
-        if (model_forward(&tr->model, tr->inputs, tr->targets, tr->b, tr->t) != 0 ||
-            model_backward(&tr->model) != 0 || optimizer_step(&tr->opt, &tr->model, lr, &norm) != 0)
-            return -1;
+        norm = optimizer_grad_norm(&tr->model);
+        int skipped = s->skip_outliers > 0 &&
+                      (is_outlier(tr->history.loss, tr->history.count, loss_sum, s->skip_outliers) ||
+                       is_outlier(tr->history.grad_norm, tr->history.count, norm,
+                                  s->skip_outliers));
+        if (skipped) {
+            log_warn("step %lld: loss %.4f or gradient norm %.3f is an outlier (more than %g "
+                     "standard deviations above the last %d steps); skipping its update",
+                     (long long)step + 1, loss_sum, norm, s->skip_outliers, tr->history.count);
+        } else {
+            if (optimizer_step(&tr->opt, &tr->model, lr, &norm) != 0)
+                return -1;
+            history_push(&tr->history, loss_sum, norm);
+        }
+        tr->model.mean_loss = (float)loss_sum;
         double seconds = time_now_seconds() - start;
         step_seconds += seconds;
         steps_here++;
 
         int64_t done = step + 1;
         double elapsed = tr->elapsed_before + time_now_seconds() - run_start;
-        double tokens_per_second = (double)tr->b * tr->t / seconds;
+        double tokens_per_second = (double)s->grad_accum * tr->b * tr->t / seconds;
         *last_loss = tr->model.mean_loss;
-        train_log_step_t entry = {done, tr->model.mean_loss, lr, norm, tokens_per_second, elapsed};
+        double mfu = tokens_per_second * flops_per_token(tr) / (tr->peak_gflops * 1e9);
+        train_log_step_t entry = {done, tr->model.mean_loss, lr, norm, tokens_per_second, elapsed,
+                                  mfu, skipped};
         train_log_step(&tr->log, &entry);
-        log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s",
+        log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s "
+                 "| MFU %.1f%%",
                  (long long)done, (long long)s->steps, tr->model.mean_loss, lr, norm,
-                 seconds * 1000.0, tokens_per_second);
+                 seconds * 1000.0, tokens_per_second, 100.0 * mfu);
 
         if (s->eval_every > 0 && done % s->eval_every == 0 && done < s->steps) {
             double val = evaluate(tr);
@@ -339,6 +455,9 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
             snprintf(folder, sizeof folder, "%s/checkpoints/step-%06lld", tr->output,
                      (long long)done);
             if (save_checkpoint(tr, folder, done, elapsed) != 0)
+                return -1;
+            snprintf(folder, sizeof folder, "%s/checkpoints", tr->output);
+            if (checkpoint_prune(folder, s->keep_checkpoints, s->keep_every) != 0)
                 return -1;
         }
     }
@@ -381,7 +500,8 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
         return -1;
     if (mean_step_seconds > 0) {
         metrics.ms_per_step = mean_step_seconds * 1000.0;
-        metrics.tokens_per_second = (double)tr->b * tr->t / mean_step_seconds;
+        metrics.tokens_per_second =
+            (double)tr->settings->grad_accum * tr->b * tr->t / mean_step_seconds;
         metrics.gflops_per_second = metrics.tokens_per_second * flops_per_token(tr) / 1e9;
     }
     train_log_eval(&tr->log, tr->settings->steps, metrics.final_val_loss);
@@ -402,7 +522,8 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
     stats_t stats;
     stats_init(&stats, "train");
     stats_count(&stats, "steps", (uint64_t)tr->settings->steps);
-    stats_count(&stats, "train_tokens", (uint64_t)tr->settings->steps * tr->b * tr->t);
+    stats_count(&stats, "train_tokens",
+                (uint64_t)tr->settings->steps * tr->settings->grad_accum * tr->b * tr->t);
     stats_count(&stats, "val_tokens", metrics.val_tokens);
     int status = stage_write_stats(tr->program, &stats, tr->outdir);
     stats_free(&stats);
@@ -418,7 +539,10 @@ static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
         return -1;
     cli_string_list_t inputs = {0};
     cli_string_list_push(&inputs, tr->shard_folder);
-    cli_string_list_push(&inputs, tr->settings->model_config_path);
+    if (tr->settings->model_config_path)
+        cli_string_list_push(&inputs, tr->settings->model_config_path);
+    if (tr->settings->init_from)
+        cli_string_list_push(&inputs, tr->settings->init_from);
     if (tr->settings->tokenizer_path)
         cli_string_list_push(&inputs, tr->settings->tokenizer_path);
     int status = outdir_hash_inputs(&inputs, identity->inputs_hash);
@@ -462,6 +586,12 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
     }
     if (open_data(&tr) != 0)
         goto done;
+    optimizer_parse_schedule(settings->schedule, &tr.schedule); /* checked by main */
+    tr.peak_gflops = settings->peak_gflops > 0 ? settings->peak_gflops : measure_sgemm_gflops();
+    if (tr.peak_gflops <= 0)
+        tr.peak_gflops = NAN;
+    log_info("MFU against %.1f GFLOP/s (%s)", tr.peak_gflops,
+             settings->peak_gflops > 0 ? "--peak-gflops" : "measured fp32 sgemm");
     if (settings->resume && train_log_set_aside(output) != 0)
         goto done;
     tr.outdir = outdir_open(output, &identity);
@@ -473,14 +603,16 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
                   (long long)tr.start_step, (long long)settings->steps);
         goto done;
     }
-    tr.inputs = malloc((size_t)tr.b * tr.t * sizeof(int32_t));
-    tr.targets = malloc((size_t)tr.b * tr.t * sizeof(int32_t));
+    /* One micro-batch per --grad-accum step, all loaded before the first backward. */
+    tr.inputs = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
+    tr.targets = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     if (!tr.inputs || !tr.targets ||
         train_log_open(&tr.log, output, settings->resume ? tr.start_step : -1) != 0)
         goto done;
-    log_info("model: %d layers, %d heads, %d channels, context %d, vocabulary %d (padded %d), "
-             "%.2fM parameters; batch %d x %d tokens",
-             tr.config.n_layer, tr.config.n_head, tr.config.n_embd, tr.config.n_ctx,
+    log_info("model: %s, %d layers, %d heads, %d channels, context %d, vocabulary %d (padded "
+             "%d), %.2fM parameters; batch %d x %d tokens",
+             model_family_name(tr.config.family), tr.config.n_layer, tr.config.n_head,
+             tr.config.n_embd, tr.config.n_ctx,
              tr.config.vocab_size, tr.config.padded_vocab_size, tr.model.param_count / 1e6,
              tr.b, tr.t);
 

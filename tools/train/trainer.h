@@ -14,7 +14,8 @@ typedef struct {
     char *model_config_path;
     char *tokenizer_path;  /* NULL: <shard folder>/tokenizer.json */
     bool resume;
-    int64_t batch_size;
+    int64_t batch_size;    /* sequences per micro-batch */
+    int64_t grad_accum;    /* micro-batches per optimizer step */
     int64_t seq_len;       /* 0: the model's n_ctx */
     int64_t steps;
     double learning_rate;
@@ -29,6 +30,13 @@ typedef struct {
     int64_t eval_batches;
     int64_t checkpoint_every;
     int64_t seed;
+    char *schedule;           /* cosine, linear or wsd */
+    double decay_fraction;    /* wsd: share of the steps spent decaying */
+    int64_t keep_checkpoints; /* keep the last K step folders; 0 keeps all */
+    int64_t keep_every;       /* step folders at multiples of this are kept too */
+    char *init_from;          /* Hugging Face checkpoint folder to start from */
+    double peak_gflops;       /* machine peak for the MFU; 0 measures sgemm */
+    double skip_outliers;     /* z-score above which a step is skipped; 0: never */
 } train_settings_t;
 
 /*

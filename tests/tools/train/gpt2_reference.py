@@ -93,7 +93,10 @@ def main():
         out.append(token)
     decoder = byte_decoder()
     text = "".join(tokenizer.id_to_token(i) for i in out)
-    sys.stdout.buffer.write(bytes(decoder[c] for c in text) + b"\n")
+    # generate prints valid UTF-8, each invalid byte sequence as U+FFFD, as
+    # Python's "replace" error handler does.
+    raw = bytes(decoder[c] for c in text)
+    sys.stdout.buffer.write(raw.decode("utf-8", errors="replace").encode("utf-8") + b"\n")
 
 
 if __name__ == "__main__":
