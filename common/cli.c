@@ -92,10 +92,12 @@ static cli_string_list_t set_assignments;
 static char *task_text;
 static bool help_requested;
 static bool version_requested;
+static bool check_requested;
+static bool list_settings_requested;
 
 enum { SHARED_HELP = 1, SHARED_VERSION, SHARED_QUIET, SHARED_VERBOSE, SHARED_CONFIG,
        SHARED_SET, SHARED_INPUT, SHARED_OUTPUT, SHARED_STATS, SHARED_THREADS,
-       SHARED_TASK, SHARED_FORCE };
+       SHARED_TASK, SHARED_FORCE, SHARED_CHECK, SHARED_LIST_SETTINGS };
 
 typedef struct {
     const char *name;
@@ -116,6 +118,10 @@ static const shared_option_t shared_options[] = {
     {"task", 0, SHARED_TASK, true, true, "I/N",
      "process part I of N (I counted from 0); default from SLURM_ARRAY_TASK_ID"},
     {"force", 0, SHARED_FORCE, false, true, NULL, "rebuild the output even when it is up to date"},
+    {"check", 0, SHARED_CHECK, false, true, NULL,
+     "print \"current\" or \"stale: REASON\" for the output folder and exit without building"},
+    {"list-settings", 0, SHARED_LIST_SETTINGS, false, false, NULL,
+     "print the names of the settings, one per line, and exit"},
     {"config", 0, SHARED_CONFIG, true, false, "FILE", "read settings from a YAML mapping"},
     {"set", 0, SHARED_SET, true, false, "KEY=VALUE", "override one setting (repeatable)"},
     {"quiet", 'q', SHARED_QUIET, false, false, NULL, "log warnings and errors only (-qq: errors)"},
@@ -551,6 +557,12 @@ static int apply_shared(cli_program_t *program, const shared_option_t *option, c
     case SHARED_FORCE:
         stage->force = true;
         break;
+    case SHARED_CHECK:
+        check_requested = true;
+        break;
+    case SHARED_LIST_SETTINGS:
+        list_settings_requested = true;
+        break;
     }
     return 0;
 }
@@ -743,9 +755,20 @@ int cli_parse(cli_program_t *program, int argc, char **argv)
         printf("%s (lmpipe) %s\n", program->name, LMPIPE_VERSION);
         return CLI_EXIT_OK;
     }
+    if (list_settings_requested) {
+        for (const cli_option_t *option = program->options; option && option->name; option++)
+            if (option->flags & CLI_SETTING)
+                printf("%s\n", option->name);
+        return CLI_EXIT_OK;
+    }
     if (program->stage && !task_text && task_from_environment(program->stage) != 0)
         return usage_error(program);
     return CLI_CONTINUE;
+}
+
+bool cli_check_only(void)
+{
+    return check_requested;
 }
 
 void cli_free(cli_program_t *program)

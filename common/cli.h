@@ -72,12 +72,20 @@ enum { CLI_CONTINUE = 0, CLI_EXIT_OK = 1, CLI_USAGE_ERROR = 2 };
 /*
  * Parses argv against the program's table plus the shared options (-h/--help,
  * --version, -q, -v, --config FILE, --set KEY=VALUE and, for stage programs,
- * -i, -o, --stats, --threads, --task, --force). --config files are applied
+ * -i, -o, --stats, --threads, --task, --force, --check; also --list-settings, which
+ * prints the CLI_SETTING names and returns CLI_EXIT_OK). --config files are applied
  * first and command-line values after them, whatever their order.
  * Returns CLI_CONTINUE, CLI_EXIT_OK, or CLI_USAGE_ERROR after printing an
  * error that names the option and the value.
  */
 int cli_parse(cli_program_t *program, int argc, char **argv);
+
+/*
+ * Returns true when the program was started with --check: it must decide
+ * whether its output folder is up to date, print the answer to standard output
+ * (outdir_is_current does) and exit without building anything.
+ */
+bool cli_check_only(void);
 
 /* Applies one "key=value" setting, as --set does. Returns 0 or -1 after logging. */
 int cli_set(cli_program_t *program, const char *assignment, const char *origin);

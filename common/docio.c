@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "log.h"
 #include "textio.h"
 
@@ -169,7 +170,36 @@ struct doc_reader {
     char *current_path;
     size_t failed_files;
     uint64_t line_of_last_doc;
+    stream_input_t *stream;     /* a ZeroMQ input instead of files */
+    char *batch;                /* JSON lines of the current batch, owned by the stream */
+    size_t batch_length;
+    size_t batch_offset;
+    bool stream_ended;
 };
+
+/* Streams connect a worker's input to its output (see endpoint.h). A stage may
+ * read ahead of what it writes, so each batch read stays pending with the ids
+ * of its documents until a document of a later batch is written or the
+ * output finishes; then its results go to the sink and the batch is
+ * acknowledged. This relies on the stage writing documents in input order
+ * and keeping their ids, which the writer checks. */
+typedef struct {
+    uint64_t batch;
+    uint64_t in;                /* records read from the batch */
+    uint64_t kept;              /* documents written for it */
+    cli_string_list_t ids;
+    char *lines;
+    size_t length;
+    size_t capacity;
+} pending_batch_t;
+
+static doc_writer_t *active_stream_writer;
+static stream_input_t *active_stream_input;
+static pending_batch_t *pending_batches;
+static size_t pending_count;
+static bool stream_totals_known;
+static bool stream_failed;      /* a stream input ended in an error: outputs must not complete */
+static uint64_t stream_total_batches, stream_total_records;
 
 static int compare_strings(const void *a, const void *b)
 {
@@ -222,7 +252,7 @@ static int list_plain_folder(const char *path, cli_string_list_t *out)
 /* Expands one input into document files. Returns 0 or -1 after logging. */
 static int expand_input(const char *input, cli_string_list_t *out)
 {
-    if (strcmp(input, "-") == 0) {
+    if (strcmp(input, "-") == 0 || endpoint_is_address(input)) {
         cli_string_list_push(out, input);
         return 0;
     }
@@ -277,6 +307,133 @@ static int expand_input(const char *input, cli_string_list_t *out)
     return 0;
 }
 
+static int flush_oldest_batch(void);
+
+/* Called when the batch just read is done with: without a stream output
+ * nothing waits for its results, so it is acknowledged at once. */
+static int before_stream_request(void *context)
+{
+    (void)context;
+    if (active_stream_writer)
+        return 0;
+    int status = 0;
+    while (pending_count > 0 && status == 0)
+        status = flush_oldest_batch();
+    return status;
+}
+
+/* Adds a pending batch for the batch the worker input just received. */
+static void push_pending_batch(uint64_t batch)
+{
+    pending_batch_t *grown = realloc(pending_batches, (pending_count + 1) * sizeof *grown);
+    if (!grown)
+        abort();
+    pending_batches = grown;
+    memset(&pending_batches[pending_count], 0, sizeof *pending_batches);
+    pending_batches[pending_count++].batch = batch;
+}
+
+/* A stream can be read once per process; set when a stream reader returns its first batch. */
+static bool stream_consumed;
+
+static doc_reader_t *open_stream_reader(doc_reader_t *reader, const char *address,
+                                        cli_string_list_t *all)
+{
+    if (stream_consumed) {
+        log_error("%s: this program reads its input more than once, and a ZeroMQ stream "
+                  "can be read only once; write the stream to a folder and read that", address);
+        cli_string_list_free(all);
+        free(reader);
+        return NULL;
+    }
+    reader->stream = stream_input_open(address);
+    reader->current_path = strdup(address);
+    cli_string_list_free(all);
+    if (!reader->stream) {
+        free(reader->current_path);
+        free(reader);
+        return NULL;
+    }
+    if (address[0] != '@') {
+        active_stream_input = reader->stream;
+        stream_input_set_before_ack(reader->stream, before_stream_request, reader);
+    }
+    return reader;
+}
+
+/* Parses one line of `path` into `doc`; returns 1, or 0 after counting a bad record. */
+static int parse_record(const char *path, uint64_t line_number, const char *line, size_t length,
+                        doc_t *doc, stats_t *stats)
+{
+    char error[256];
+    if (doc_parse_json(line, length, doc, error, sizeof error) != 0) {
+        log_error("%s:%llu: skipped record: %s", path, (unsigned long long)line_number, error);
+        if (stats) {
+            stats_record_in(stats, length);
+            stats_record_dropped(stats, "invalid_record");
+        }
+        doc_clear(doc);
+        return 0;
+    }
+    if (!doc->id) {
+        char id[4200];
+        snprintf(id, sizeof id, "%s:%llu", path, (unsigned long long)line_number);
+        doc_set_field(&doc->id, id);
+    }
+    if (!doc->source) {
+        const char *slash = strrchr(path, '/');
+        doc_set_field(&doc->source, slash ? slash + 1 : path);
+    }
+    return 1;
+}
+
+/* doc_reader_next over a ZeroMQ input: the records of one batch after another. */
+static int next_stream_doc(doc_reader_t *reader, doc_t *doc, stats_t *stats)
+{
+    for (;;) {
+        if (reader->batch_offset >= reader->batch_length) {
+            if (reader->stream_ended)
+                return 0;
+            int got = stream_input_next(reader->stream, &reader->batch, &reader->batch_length);
+            if (got <= 0) {
+                reader->stream_ended = true;
+                if (got < 0) {
+                    stream_failed = true;
+                    reader->failed_files++;
+                    if (stats)
+                        stats_count(stats, "unreadable_files", 1);
+                    return 0;
+                }
+                stream_input_totals(reader->stream, &stream_total_batches,
+                                    &stream_total_records);
+                stream_totals_known = true;
+                return 0;
+            }
+            stream_consumed = true;
+            reader->batch_offset = 0;
+            if (reader->stream == active_stream_input)
+                push_pending_batch(stream_input_batch(reader->stream));
+        }
+        const char *line = reader->batch + reader->batch_offset;
+        const char *newline = memchr(line, '\n', reader->batch_length - reader->batch_offset);
+        size_t length = newline ? (size_t)(newline - line)
+                                : reader->batch_length - reader->batch_offset;
+        reader->batch_offset += length + (newline != NULL);
+        if (length == 0)
+            continue;
+        reader->line_of_last_doc++;
+        bool tracked = reader->stream == active_stream_input && pending_count > 0;
+        if (tracked)
+            pending_batches[pending_count - 1].in++;
+        if (parse_record(reader->current_path, reader->line_of_last_doc, line, length, doc,
+                         stats)) {
+            if (tracked)
+                cli_string_list_push(&pending_batches[pending_count - 1].ids, doc->id);
+            return 1;
+        }
+    }
+}
+
 doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_index,
                               int64_t task_count)
 {
@@ -299,6 +456,18 @@ doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_inde
         return NULL;
     }
     reader->failed_files = failed;
+    for (size_t i = 0; i < all.count; i++) {
+        if (!endpoint_is_address(all.items[i]))
+            continue;
+        if (all.count > 1) {
+            log_error("%s: a ZeroMQ input must be the only input (got %zu inputs)",
+                      all.items[i], all.count);
+            cli_string_list_free(&all);
+            free(reader);
+            return NULL;
+        }
+        return open_stream_reader(reader, all.items[0], &all);
+    }
     /* Task i takes files i, i + N, ...: one file is never split between tasks,
      * and the assignment depends only on the sorted input list. */
     for (size_t i = 0; i < all.count; i++)
@@ -314,6 +483,8 @@ doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_inde
 int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
 {
     doc_clear(doc);
+    if (reader->stream)
+        return next_stream_doc(reader, doc, stats);
     for (;;) {
         if (!reader->current) {
             if (reader->next_file >= reader->files.count)
@@ -347,28 +518,9 @@ int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
         }
         if (length == 0)
             continue;
-        char error[256];
         uint64_t line_number = text_reader_line_number(reader->current);
-        if (doc_parse_json(line, length, doc, error, sizeof error) != 0) {
-            log_error("%s:%llu: skipped record: %s", reader->current_path,
-                      (unsigned long long)line_number, error);
-            if (stats) {
-                stats_record_in(stats, length);
-                stats_record_dropped(stats, "invalid_record");
-            }
-            doc_clear(doc);
+        if (!parse_record(reader->current_path, line_number, line, length, doc, stats))
             continue;
-        }
-        if (!doc->id) {
-            char id[4200];
-            snprintf(id, sizeof id, "%s:%llu", reader->current_path,
-                     (unsigned long long)line_number);
-            doc_set_field(&doc->id, id);
-        }
-        if (!doc->source) {
-            const char *slash = strrchr(reader->current_path, '/');
-            doc_set_field(&doc->source, slash ? slash + 1 : reader->current_path);
-        }
         reader->line_of_last_doc = line_number;
         return 1;
     }
@@ -391,6 +543,8 @@ size_t doc_reader_failed_files(const doc_reader_t *reader)
 
 size_t doc_reader_file_count(const doc_reader_t *reader)
 {
+    if (reader->stream)
+        return 1;
     return reader->files.count;
 }
 
@@ -398,15 +552,28 @@ void doc_reader_close(doc_reader_t *reader)
 {
     if (!reader)
         return;
+    if (reader->stream == active_stream_input)
+        active_stream_input = NULL;
+    stream_input_close(reader->stream);
     text_reader_close(reader->current);
     cli_string_list_free(&reader->files);
     free(reader->current_path);
     free(reader);
 }
 
+/* A producer sends a batch after this many records or bytes, whichever comes first. */
+#define STREAM_BATCH_RECORDS 1000
+#define STREAM_BATCH_BYTES ((size_t)1 << 20)
+
 struct doc_writer {
     text_writer_t *writer;     /* the open file or shard */
     outdir_t *outdir;          /* folder output only */
+    stream_producer_t *producer;       /* ZeroMQ output of a producer */
+    stream_output_t *stream_output;    /* ZeroMQ output of a worker (">ADDRESS") */
+    char *batch;               /* JSON lines not yet sent */
+    size_t batch_length;
+    size_t batch_capacity;
+    uint64_t batch_records;
     doc_writer_options_t options;
     int64_t task_index;
     uint64_t shard_number;
@@ -422,7 +589,7 @@ static bool has_suffix(const char *text, const char *suffix)
 
 bool doc_output_is_folder(const char *output)
 {
-    if (strcmp(output, "-") == 0)
+    if (strcmp(output, "-") == 0 || endpoint_is_address(output))
         return false;
     return !(has_suffix(output, ".jsonl") || has_suffix(output, ".jsonl.gz") ||
              has_suffix(output, ".jsonl.zst") || has_suffix(output, ".json"));
@@ -457,6 +624,19 @@ doc_writer_t *doc_writer_open(const char *output, const outdir_identity_t *ident
         writer->options = *options;
     if (writer->options.shard_bytes == 0)
         writer->options.shard_bytes = DEFAULT_SHARD_BYTES;
+    if (endpoint_is_address(output)) {
+        if (output[0] == '>') {
+            writer->stream_output = stream_output_open(output);
+            active_stream_writer = writer->stream_output ? writer : NULL;
+        } else {
+            writer->producer = stream_producer_open(output);
+        }
+        if (!writer->stream_output && !writer->producer) {
+            free(writer);
+            return NULL;
+        }
+        return writer;
+    }
     if (!doc_output_is_folder(output)) {
         text_compression_t compression = strcmp(output, "-") == 0
                                              ? TEXT_PLAIN : text_compression_from_path(output);
@@ -477,6 +657,92 @@ doc_writer_t *doc_writer_open(const char *output, const outdir_identity_t *ident
     return writer;
 }
 
+/* Sends the oldest pending batch's results to the sink (when a stream output
+ * exists) and acknowledges it to the producer. Returns 0 or -1. */
+static int flush_oldest_batch(void)
+{
+    pending_batch_t *oldest = &pending_batches[0];
+    int status = 0;
+    if (active_stream_writer)
+        status = stream_output_end_batch(active_stream_writer->stream_output, oldest->batch,
+                                         oldest->lines, oldest->length, oldest->in,
+                                         oldest->kept, oldest->in - oldest->kept);
+    if (status == 0 && active_stream_input)
+        status = stream_input_ack(active_stream_input, oldest->batch);
+    cli_string_list_free(&oldest->ids);
+    free(oldest->lines);
+    memmove(pending_batches, pending_batches + 1, (pending_count - 1) * sizeof *pending_batches);
+    pending_count--;
+    return status;
+}
+
+/* Returns the index of the oldest pending batch that read document `id`, or -1. */
+static long find_pending_batch(const char *id)
+{
+    for (size_t i = 0; i < pending_count; i++)
+        for (size_t j = 0; j < pending_batches[i].ids.count; j++)
+            if (strcmp(pending_batches[i].ids.items[j], id) == 0)
+                return (long)i;
+    return -1;
+}
+
+/* Adds a document's line to the results of the batch it came from, after
+ * flushing the batches before it. Returns 0 or -1 after logging. */
+static int write_stream_result(const doc_t *doc, const char *line, size_t length)
+{
+    long index = doc->id ? find_pending_batch(doc->id) : -1;
+    if (index < 0) {
+        log_error("document %s was not read from a pending batch: a stream worker must keep "
+                  "document ids and write documents in input order", doc->id ? doc->id : "?");
+        return -1;
+    }
+    for (; index > 0; index--)
+        if (flush_oldest_batch() != 0)
+            return -1;
+    pending_batch_t *batch = &pending_batches[0];
+    if (batch->length + length > batch->capacity) {
+        size_t capacity = 2 * (batch->length + length);
+        char *grown = realloc(batch->lines, capacity);
+        if (!grown)
+            return -1;
+        batch->lines = grown;
+        batch->capacity = capacity;
+    }
+    memcpy(batch->lines + batch->length, line, length);
+    batch->length += length;
+    batch->kept++;
+    return 0;
+}
+
+/* Appends one JSON line to the batch of a stream writer. Returns 0 or -1. */
+static int append_to_batch(doc_writer_t *writer, const char *line, size_t length)
+{
+    if (writer->batch_length + length > writer->batch_capacity) {
+        size_t capacity = 2 * (writer->batch_length + length);
+        char *grown = realloc(writer->batch, capacity);
+        if (!grown)
+            return -1;
+        writer->batch = grown;
+        writer->batch_capacity = capacity;
+    }
+    memcpy(writer->batch + writer->batch_length, line, length);
+    writer->batch_length += length;
+    writer->batch_records++;
+    return 0;
+}
+
+/* Sends a producer's pending batch. Returns 0 or -1. */
+static int send_producer_batch(doc_writer_t *writer)
+{
+    if (writer->batch_records == 0)
+        return 0;
+    int status = stream_producer_send(writer->producer, writer->batch, writer->batch_length,
+                                      writer->batch_records);
+    writer->batch_length = 0;
+    writer->batch_records = 0;
+    return status;
+}
+
 int doc_writer_write(doc_writer_t *writer, const doc_t *doc)
 {
     size_t length;
@@ -484,6 +750,19 @@ int doc_writer_write(doc_writer_t *writer, const doc_t *doc)
     if (!line) {
         log_error("document %s could not be serialized", doc->id ? doc->id : "?");
         return -1;
+    }
+    if (writer->stream_output) {
+        int status = write_stream_result(doc, line, length);
+        free(line);
+        return status;
+    }
+    if (writer->producer) {
+        int status = append_to_batch(writer, line, length);
+        free(line);
+        if (status == 0 && (writer->batch_records >= STREAM_BATCH_RECORDS ||
+                            writer->batch_length >= STREAM_BATCH_BYTES))
+            status = send_producer_batch(writer);
+        return status;
     }
     int status = text_writer_write(writer->writer, line, length);
     free(line);
@@ -503,9 +782,48 @@ outdir_t *doc_writer_outdir(doc_writer_t *writer)
     return writer->outdir;
 }
 
+/* Finishes a ZeroMQ output; frees the writer. Returns 0 or -1. */
+static int finish_stream_writer(doc_writer_t *writer)
+{
+    int status = 0;
+    if (writer->producer) {
+        status = send_producer_batch(writer);
+        if (status == 0)
+            status = stream_producer_finish(writer->producer);
+        else
+            stream_producer_abort(writer->producer);
+    } else if (!stream_totals_known) {
+        log_error("the stream input did not end normally, so no end-of-stream goes to the "
+                  "sink; it will report the missing batches");
+        stream_output_abort(writer->stream_output);
+        status = -1;
+    } else {
+        while (pending_count > 0 && status == 0)
+            status = flush_oldest_batch();
+        if (status == 0)
+            status = stream_output_finish(writer->stream_output, stream_total_batches,
+                                          stream_total_records);
+        else
+            stream_output_abort(writer->stream_output);
+    }
+    if (active_stream_writer == writer)
+        active_stream_writer = NULL;
+    free(writer->batch);
+    free(writer);
+    return status;
+}
+
 int doc_writer_finish(doc_writer_t *writer)
 {
     int status;
+    if (writer->producer || writer->stream_output)
+        return finish_stream_writer(writer);
+    if (stream_failed) {
+        log_error("the stream input failed, so the output stays unfinished (no manifest, no "
+                  "file under its final name)");
+        doc_writer_abort(writer);
+        return -1;
+    }
     if (writer->outdir) {
         status = close_shard(writer);
         if (status == 0)
@@ -523,6 +841,11 @@ void doc_writer_abort(doc_writer_t *writer)
 {
     if (!writer)
         return;
+    stream_producer_abort(writer->producer);
+    stream_output_abort(writer->stream_output);
+    if (active_stream_writer == writer)
+        active_stream_writer = NULL;
+    free(writer->batch);
     text_writer_abort(writer->writer);
     outdir_abort(writer->outdir);
     free(writer);

@@ -5,8 +5,10 @@
  * optionally "url", "date", "lang" and "meta" (an object); unknown keys are
  * kept in `meta` under their own names when written back. Inputs are files
  * (.jsonl, .jsonl.gz, .jsonl.zst), finished output folders (listed by their
- * manifest), or "-" for standard input. Outputs are a file, "-", or a folder
- * of size-limited shards with a manifest.
+ * manifest), "-" for standard input, or one ZeroMQ address. Outputs are a
+ * file, "-", a folder of size-limited shards with a manifest, or a ZeroMQ
+ * address. Addresses make the process a producer, worker or sink of a
+ * document stream (see endpoint.h).
  */
 #ifndef LMPIPE_DOCIO_H
 #define LMPIPE_DOCIO_H

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "endpoint.h"
 #include "lmpipe_version.h"
 #include "log.h"
 
@@ -173,8 +175,7 @@ static int hash_path_into(XXH3_state_t *state, const char *path)
 
 static bool is_stream_input(const char *input)
 {
-    return strcmp(input, "-") == 0 || strncmp(input, "tcp://", 6) == 0 ||
-           strncmp(input, "ipc://", 6) == 0 || strncmp(input, "inproc://", 9) == 0;
+    return strcmp(input, "-") == 0 || endpoint_is_address(input);
 }
 
 int outdir_hash_inputs(const cli_string_list_t *inputs, char out_hex[33])
@@ -303,12 +304,73 @@ bool outdir_is_current(const char *path, const outdir_identity_t *identity)
         current = record && record_matches(record, path, identity, &reason);
         json_decref(record);
     }
+    if (cli_check_only()) {
+        /* The decision goes to standard output for lmpipe's plan, and the caller
+         * sees "current" so that it skips the build either way. */
+        if (current)
+            printf("current\n");
+        else
+            printf("stale: %s\n", reason);
+        fflush(stdout);
+        return true;
+    }
     if (current)
         log_info("%s is up to date (same program version, settings and inputs); "
                  "skipping, use --force to rebuild", path);
     else
         log_info("%s will be built: %s", path, reason);
     return current;
+}
+
+/* Returns the process id in a temporary name "NAME.tmp-PID", or 0. */
+static long temporary_owner(const char *name)
+{
+    const char *marker = strstr(name, ".tmp-");
+    if (!marker)
+        return 0;
+    char *end;
+    long pid = strtol(marker + 5, &end, 10);
+    return *end == '\0' && pid > 0 ? pid : 0;
+}
+
+/* Returns true when process `pid` runs. A zombie (killed, not yet reaped,
+ * common in containers whose first process reaps nothing) does not. */
+static bool process_runs(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64], stat_line[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return true;
+    size_t length = fread(stat_line, 1, sizeof stat_line - 1, file);
+    fclose(file);
+    stat_line[length] = '\0';
+    /* The state follows the command name in parentheses, which may contain spaces. */
+    const char *close = strrchr(stat_line, ')');
+    return !(close && close[1] == ' ' && close[2] == 'Z');
+}
+
+/* Removes the temporary files "NAME.tmp-PID" that a killed run left in the
+ * folder. A file whose process still runs belongs to a concurrent task and
+ * stays. */
+static void remove_orphaned_temporaries(const char *folder)
+{
+    DIR *directory = opendir(folder);
+    if (!directory)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir(directory)) != NULL) {
+        long pid = temporary_owner(entry->d_name);
+        if (pid == 0 || pid == (long)getpid() || process_runs(pid))
+            continue;
+        char *path = join_path(folder, entry->d_name);
+        if (path && unlink(path) == 0)
+            log_info("%s: removed a temporary file left by an interrupted run", path);
+        free(path);
+    }
+    closedir(directory);
 }
 
 /* Removes the files an earlier record listed, so that a rebuilt folder holds
@@ -362,6 +424,7 @@ outdir_t *outdir_open(const char *path, const outdir_identity_t *identity)
     }
     if (manifest && unlink(manifest) == 0)
         log_info("%s: removed the earlier manifest; the folder is being rebuilt", path);
+    remove_orphaned_temporaries(path);
     free(manifest);
     free(record);
     log_debug("%s: output opened for task %lld of %lld", path, (long long)identity->task_index,

@@ -57,13 +57,16 @@ int outdir_identity_from_cli(outdir_identity_t *identity, const cli_program_t *p
  * Returns true when `path` holds a complete output with the same program,
  * version, settings hash and inputs hash, and (for a task) that task's record
  * is present: the run can be skipped. Logs the reason at INFO when it is not.
+ * With --check (cli_check_only) it prints "current" or "stale: REASON" to
+ * standard output instead and returns true, so the caller skips the build.
  */
 bool outdir_is_current(const char *path, const outdir_identity_t *identity);
 
 /*
  * Opens (creating if needed) the output folder. An earlier manifest is removed
  * first, because the folder is about to change. Files of this task from an
- * earlier interrupted run are removed. Returns NULL after logging.
+ * earlier interrupted run are removed, and so are temporary files whose
+ * writing process no longer runs. Returns NULL after logging.
  */
 outdir_t *outdir_open(const char *path, const outdir_identity_t *identity);
 const char *outdir_path(const outdir_t *outdir);

@@ -2,14 +2,16 @@
  * Pipeline files (see pipeline.h): loading with libfyaml, validation with
  * file:line messages, and the command line of each stage.
  *
- * Loading runs in two passes over the stage list. The first records every
- * stage's name, program and line, so that a reference to a later stage can be
- * distinguished from a reference to no stage at all. The second resolves each
- * stage in file order, so every "${NAME}" it meets already has a folder.
+ * Loading runs in three passes over the stage list. The first records every
+ * stage's name, program and line, the second its output folder, so that the
+ * third can resolve a reference to any stage, earlier or later, and record it
+ * as a dependency. A depth-first search over the dependencies then rejects
+ * cycles and yields the run order.
  */
 #include "pipeline.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <libfyaml.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,15 +124,63 @@ static const char *scalar_text(loader_t *loader, struct fy_node *node, const cha
 
 /* --- references ------------------------------------------------------------------------ */
 
+/* Records that stage `index` reads the output of stage `other`. */
+static void add_dependency(pipeline_t *pipeline, size_t index, size_t other)
+{
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    for (size_t i = 0; i < stage->depend_count; i++)
+        if (stage->depends[i] == other)
+            return;
+    size_t *grown = realloc(stage->depends, (stage->depend_count + 1) * sizeof *grown);
+    if (!grown)
+        abort();
+    stage->depends = grown;
+    stage->depends[stage->depend_count++] = other;
+}
+
+/* Where a reference may point: any other stage, only the run folder (in an
+ * output), or any stage without recording a dependency (in the summary). */
+typedef enum { REFER_STAGES, REFER_RUN_DIR_ONLY, REFER_SUMMARY } refer_mode_t;
+
+/* Returns the folder that "${name}" stands for, or NULL after reporting. */
+static const char *reference_value(loader_t *loader, struct fy_node *node, const char *name,
+                                   size_t index, refer_mode_t mode)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    if (strcmp(name, "run-dir") == 0)
+        return pipeline->run_dir;
+    int referenced = pipeline_find_stage(pipeline, name);
+    if (referenced < 0) {
+        report(loader, node, "\"${%s}\" names no stage of this pipeline", name);
+        return NULL;
+    }
+    if (mode == REFER_RUN_DIR_ONLY) {
+        report(loader, node, "output may use \"${run-dir}\" but not \"${%s}\", another "
+               "stage's folder", name);
+        return NULL;
+    }
+    if (mode == REFER_STAGES && (size_t)referenced == index) {
+        report(loader, node, "\"${%s}\" refers to the stage itself", name);
+        return NULL;
+    }
+    if (!pipeline->stages[referenced].output) {
+        report(loader, node, "\"${%s}\" refers to stage \"%s\" (line %d), which has "
+               "\"output: none\"", name, name, pipeline->stages[referenced].line);
+        return NULL;
+    }
+    if (mode == REFER_STAGES)
+        add_dependency(pipeline, index, (size_t)referenced);
+    return pipeline->stages[referenced].output;
+}
+
 /*
  * Returns a copy of `text` with every "${NAME}" replaced by the run folder or
- * by the output folder of stage NAME, which must come before `limit` (the
- * index of the stage being resolved). Returns NULL after reporting a bad one.
+ * by the output folder of stage NAME; `index` is the stage being resolved.
+ * Returns NULL after reporting a bad reference.
  */
 static char *expand_references(loader_t *loader, struct fy_node *node, const char *text,
-                               size_t limit)
+                               size_t index, refer_mode_t mode)
 {
-    const pipeline_t *pipeline = loader->pipeline;
     size_t capacity = strlen(text) + 1, length = 0;
     char *result = malloc(capacity);
     if (!result)
@@ -150,21 +200,7 @@ static char *expand_references(loader_t *loader, struct fy_node *node, const cha
             char name[256];
             size_t name_length = (size_t)(close - cursor - 2);
             snprintf(name, sizeof name, "%.*s", (int)name_length, cursor + 2);
-            int index = pipeline_find_stage(pipeline, name);
-            if (strcmp(name, "run-dir") == 0) {
-                value = pipeline->run_dir;
-            } else if (index < 0) {
-                report(loader, node, "\"${%s}\" names no stage of this pipeline", name);
-            } else if ((size_t)index >= limit) {
-                report(loader, node, "\"${%s}\" refers to stage \"%s\" (line %d), which does "
-                       "not come before this stage; move it earlier", name, name,
-                       pipeline->stages[index].line);
-            } else if (!pipeline->stages[index].output) {
-                report(loader, node, "\"${%s}\" refers to stage \"%s\", which has "
-                       "\"output: none\"", name, name);
-            } else {
-                value = pipeline->stages[index].output;
-            }
+            value = reference_value(loader, node, name, index, mode);
             if (!value) {
                 free(result);
                 return NULL;
@@ -196,6 +232,46 @@ static bool path_exists(const char *path)
     return stat(path, &info) == 0;
 }
 
+/* Returns true for "-" and ZeroMQ addresses, which name no file. */
+static bool is_stream_address(const char *text)
+{
+    return strcmp(text, "-") == 0 || strstr(text, "://") != NULL;
+}
+
+/*
+ * Makes stage `index` depend on the stage whose output folder contains the
+ * literal path `text`, so that "runs/x/clean" orders like "clean" would.
+ * Returns true when such a stage exists.
+ */
+static bool depend_on_containing_stage(pipeline_t *pipeline, size_t index, const char *text)
+{
+    for (size_t other = 0; other < pipeline->stage_count; other++) {
+        const char *output = pipeline->stages[other].output;
+        size_t length = output ? strlen(output) : 0;
+        if (other == index || length == 0 || strncmp(text, output, length) != 0 ||
+            (text[length] != '\0' && text[length] != '/'))
+            continue;
+        add_dependency(pipeline, index, other);
+        return true;
+    }
+    return false;
+}
+
+/* Reports an input path that no stage writes and that matches no file. */
+static void check_input_exists(loader_t *loader, struct fy_node *node, const char *path)
+{
+    if (strpbrk(path, "*?[")) {
+        glob_t matches;
+        int found = glob(path, 0, NULL, &matches);
+        globfree(&matches);
+        if (found != 0)
+            report(loader, node, "input glob \"%s\" matches no file", path);
+        return;
+    }
+    if (!path_exists(path))
+        report(loader, node, "input \"%s\" does not exist; create it or fix the path", path);
+}
+
 /* Adds one input: a stage name means that stage's output folder. */
 static void add_input(loader_t *loader, size_t index, struct fy_node *node)
 {
@@ -209,14 +285,11 @@ static void add_input(loader_t *loader, size_t index, struct fy_node *node)
     if (referenced >= 0) {
         if ((size_t)referenced == index) {
             report(loader, node, "stage \"%s\" lists itself as an input", text);
-        } else if ((size_t)referenced > index) {
-            report(loader, node, "input \"%s\" is a stage that comes later (line %d); "
-                   "stages run in file order, so move it before \"%s\"", text,
-                   pipeline->stages[referenced].line, stage->name);
         } else if (!pipeline->stages[referenced].output) {
             report(loader, node, "input \"%s\" is a stage with \"output: none\"", text);
         } else {
             cli_string_list_push(&stage->inputs, pipeline->stages[referenced].output);
+            add_dependency(pipeline, index, (size_t)referenced);
         }
         return;
     }
@@ -228,9 +301,15 @@ static void add_input(loader_t *loader, size_t index, struct fy_node *node)
                "existing path", text);
         return;
     }
-    char *expanded = expand_references(loader, node, text, index);
-    if (expanded)
-        cli_string_list_push(&stage->inputs, expanded);
+    size_t depends_before = stage->depend_count;
+    char *expanded = expand_references(loader, node, text, index, REFER_STAGES);
+    if (!expanded)
+        return;
+    bool from_stage = stage->depend_count > depends_before ||
+                      depend_on_containing_stage(pipeline, index, expanded);
+    if (!from_stage && !is_stream_address(expanded))
+        check_input_exists(loader, node, expanded);
+    cli_string_list_push(&stage->inputs, expanded);
     free(expanded);
 }
 
@@ -247,6 +326,19 @@ static void parse_inputs(loader_t *loader, size_t index, struct fy_node *node)
 }
 
 /* Turns the settings mapping into "key=value" strings, one per list item. */
+/* Appends one "key=value" setting with its line. */
+static void push_setting(pipeline_stage_t *stage, const char *name, const char *value, int line)
+{
+    char assignment[4096];
+    snprintf(assignment, sizeof assignment, "%s=%s", name, value);
+    cli_string_list_push(&stage->settings, assignment);
+    int *grown = realloc(stage->setting_lines, stage->settings.count * sizeof *grown);
+    if (!grown)
+        abort();
+    stage->setting_lines = grown;
+    stage->setting_lines[stage->settings.count - 1] = line;
+}
+
 static void parse_settings(loader_t *loader, pipeline_stage_t *stage, struct fy_node *node)
 {
     if (!node || !fy_node_is_mapping(node)) {
@@ -262,24 +354,19 @@ static void parse_settings(loader_t *loader, pipeline_stage_t *stage, struct fy_
         if (!name)
             continue;
 
-        char assignment[4096];
         if (value && fy_node_is_sequence(value)) {
             void *item_iterator = NULL;
             struct fy_node *item;
             while ((item = fy_node_sequence_iterate(value, &item_iterator)) != NULL) {
                 const char *text = scalar_text(loader, item, "each item of a list setting");
-                if (!text)
-                    continue;
-                snprintf(assignment, sizeof assignment, "%s=%s", name, text);
-                cli_string_list_push(&stage->settings, assignment);
+                if (text)
+                    push_setting(stage, name, text, node_line(key));
             }
             continue;
         }
         const char *text = value ? scalar_text(loader, value, "a setting value") : "";
-        if (!text)
-            continue;
-        snprintf(assignment, sizeof assignment, "%s=%s", name, text);
-        cli_string_list_push(&stage->settings, assignment);
+        if (text)
+            push_setting(stage, name, text, node_line(key));
     }
 }
 
@@ -294,7 +381,8 @@ static void parse_args(loader_t *loader, size_t index, struct fy_node *node)
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(node, &iterator)) != NULL) {
         const char *text = scalar_text(loader, item, "each argument");
-        char *expanded = text ? expand_references(loader, item, text, index) : NULL;
+        char *expanded = text ? expand_references(loader, item, text, index, REFER_STAGES)
+                              : NULL;
         if (expanded)
             cli_string_list_push(&stage->args, expanded);
         free(expanded);
@@ -331,7 +419,7 @@ static struct fy_node *mapping_value(struct fy_node *mapping, const char *key)
 
 static const char *const stage_keys[] = {
     "name", "program", "inputs", "output", "settings", "config", "threads", "stats", "args",
-    "stdout", NULL,
+    "stdout", "tasks", "resources", NULL,
 };
 
 static bool is_stage_key(const char *key)
@@ -360,7 +448,8 @@ static void declare_stage(loader_t *loader, size_t index, struct fy_node *node)
         const char *name = fy_node_get_scalar0(key);
         if (!name || !is_stage_key(name))
             report(loader, key, "unknown stage key \"%s\"; expected one of name, program, "
-                   "inputs, output, settings, config, threads, stats, args, stdout",
+                   "inputs, output, settings, config, threads, stats, args, stdout, tasks, "
+                   "resources",
                    name ? name : "?");
     }
 
@@ -393,7 +482,89 @@ static void declare_stage(loader_t *loader, size_t index, struct fy_node *node)
     }
 }
 
-/* Second pass over one stage, after every earlier stage is resolved. */
+/* Second pass over one stage: its output folder, which other stages may refer to. */
+static void assign_output(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    if (!stage->name || !stage->program)
+        return;
+    struct fy_node *output = mapping_value(node, "output");
+    const char *output_text = output ? scalar_text(loader, output, "output") : NULL;
+    if (output_text && strcmp(output_text, "none") == 0) {
+        stage->output = NULL;
+    } else if (output_text) {
+        stage->output = expand_references(loader, output, output_text, index,
+                                          REFER_RUN_DIR_ONLY);
+    } else if (!output) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", pipeline->run_dir, stage->name);
+        stage->output = copy_string(path);
+    }
+}
+
+/* Reads a whole number of at least 1 from `node` into `value`. */
+static void parse_count(loader_t *loader, struct fy_node *node, const char *what, int64_t *value)
+{
+    const char *text = scalar_text(loader, node, what);
+    if (text && (cli_parse_int(text, value) != 0 || *value < 1))
+        report(loader, node, "%s must be a whole number of at least 1, not \"%s\"", what, text);
+}
+
+/* Checks a Slurm size such as "512M" or "16G" (a number with an optional K, M, G or T). */
+static bool is_memory_size(const char *text)
+{
+    size_t digits = strspn(text, "0123456789");
+    return digits > 0 && (text[digits] == '\0' ||
+                          (strchr("KMGTkmgt", text[digits]) && text[digits + 1] == '\0'));
+}
+
+/* Checks a Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
+static bool is_time_limit(const char *text)
+{
+    return text[0] >= '0' && text[0] <= '9' && strspn(text, "0123456789:-") == strlen(text) &&
+           !strstr(text, "::") && text[strlen(text) - 1] != ':';
+}
+
+static void parse_resources(loader_t *loader, pipeline_stage_t *stage, struct fy_node *node)
+{
+    if (!fy_node_is_mapping(node)) {
+        report(loader, node, "resources must be a mapping of cpus, memory, gpus and time");
+        return;
+    }
+    void *iterator = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(node, &iterator)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair);
+        struct fy_node *value = fy_node_pair_value(pair);
+        const char *name = fy_node_get_scalar0(key);
+        const char *text = NULL;
+        if (name && strcmp(name, "cpus") == 0) {
+            parse_count(loader, value, "resources cpus", &stage->resources.cpus);
+        } else if (name && strcmp(name, "gpus") == 0) {
+            parse_count(loader, value, "resources gpus", &stage->resources.gpus);
+        } else if (name && strcmp(name, "memory") == 0) {
+            text = scalar_text(loader, value, "resources memory");
+            if (text && !is_memory_size(text))
+                report(loader, value, "resources memory must be a size such as 512M or 16G, "
+                       "not \"%s\"", text);
+            else if (text)
+                stage->resources.memory = copy_string(text);
+        } else if (name && strcmp(name, "time") == 0) {
+            text = scalar_text(loader, value, "resources time");
+            if (text && !is_time_limit(text))
+                report(loader, value, "resources time must be minutes or [D-]HH:MM:SS, "
+                       "not \"%s\"", text);
+            else if (text)
+                stage->resources.time = copy_string(text);
+        } else {
+            report(loader, key, "unknown resource \"%s\"; expected cpus, memory, gpus or time",
+                   name ? name : "?");
+        }
+    }
+}
+
+/* Third pass over one stage, after every stage has its output folder. */
 static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
 {
     pipeline_t *pipeline = loader->pipeline;
@@ -402,17 +573,6 @@ static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
         return;
 
     char path[4096];
-    struct fy_node *output = mapping_value(node, "output");
-    const char *output_text = output ? scalar_text(loader, output, "output") : NULL;
-    if (output_text && strcmp(output_text, "none") == 0) {
-        stage->output = NULL;
-    } else if (output_text) {
-        stage->output = expand_references(loader, output, output_text, index);
-    } else if (!output) {
-        snprintf(path, sizeof path, "%s/%s", pipeline->run_dir, stage->name);
-        stage->output = copy_string(path);
-    }
-
     struct fy_node *stats = mapping_value(node, "stats");
     bool with_stats = true;
     const char *stats_text = stats ? scalar_text(loader, stats, "stats") : NULL;
@@ -434,16 +594,97 @@ static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
     const char *text;
     if ((field = mapping_value(node, "config")) != NULL &&
         (text = scalar_text(loader, field, "config")) != NULL)
-        stage->config = expand_references(loader, field, text, index);
+        stage->config = expand_references(loader, field, text, index, REFER_STAGES);
     if ((field = mapping_value(node, "stdout")) != NULL &&
         (text = scalar_text(loader, field, "stdout")) != NULL)
-        stage->stdout_path = expand_references(loader, field, text, index);
+        stage->stdout_path = expand_references(loader, field, text, index, REFER_STAGES);
     if ((field = mapping_value(node, "threads")) != NULL &&
         (text = scalar_text(loader, field, "threads")) != NULL) {
         if (cli_parse_int(text, &stage->threads) != 0 || stage->threads < 1)
             report(loader, field, "threads must be a whole number of at least 1, not \"%s\"",
                    text);
     }
+    stage->tasks = 1;
+    if ((field = mapping_value(node, "tasks")) != NULL) {
+        parse_count(loader, field, "tasks", &stage->tasks);
+        if (stage->tasks > 1 && stage->stdout_path)
+            report(loader, field, "a stage with \"stdout\" runs as one task, not %lld",
+                   (long long)stage->tasks);
+    }
+    if ((field = mapping_value(node, "resources")) != NULL)
+        parse_resources(loader, stage, field);
+}
+
+/* --- dependency order ------------------------------------------------------------------ */
+
+/* Depth-first search state of one stage. */
+enum { UNVISITED = 0, VISITING, VISITED };
+
+/* Visits stage `index` and its dependencies, appending each finished stage to
+ * the order. On a cycle, reports the stages on it and returns false. */
+static bool visit_stage(loader_t *loader, size_t index, int *state, size_t *path,
+                        size_t depth, size_t *order_count)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    state[index] = VISITING;
+    path[depth] = index;
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    for (size_t i = 0; i < stage->depend_count; i++) {
+        size_t next = stage->depends[i];
+        if (state[next] == VISITED)
+            continue;
+        if (state[next] == VISITING) {
+            char chain[2048] = "";
+            size_t used = 0;
+            size_t first = depth;
+            while (path[first] != next)
+                first--;
+            for (size_t j = first; j <= depth && used < sizeof chain; j++)
+                used += (size_t)snprintf(chain + used, sizeof chain - used, "%s (line %d) -> ",
+                                         pipeline->stages[path[j]].name,
+                                         pipeline->stages[path[j]].line);
+            if (used < sizeof chain)
+                snprintf(chain + used, sizeof chain - used, "%s", pipeline->stages[next].name);
+            log_error("%s:%d: stages form a dependency cycle: %s; each stage reads the "
+                      "output of the next, so none can start; remove one of these inputs",
+                      loader->path, pipeline->stages[next].line, chain);
+            loader->errors++;
+            return false;
+        }
+        if (!visit_stage(loader, next, state, path, depth + 1, order_count))
+            return false;
+    }
+    state[index] = VISITED;
+    pipeline->order[(*order_count)++] = index;
+    return true;
+}
+
+/* Fills pipeline->order so that each stage comes after those it depends on,
+ * in file order where the dependencies allow; reports a cycle. */
+static void order_stages(loader_t *loader)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    size_t count = pipeline->stage_count;
+    int *state = calloc(count, sizeof *state);
+    size_t *path = calloc(count, sizeof *path);
+    pipeline->order = calloc(count, sizeof *pipeline->order);
+    if (!state || !path || !pipeline->order)
+        abort();
+    size_t order_count = 0;
+    for (size_t i = 0; i < count; i++)
+        if (state[i] == UNVISITED && !visit_stage(loader, i, state, path, 0, &order_count))
+            break;
+    free(state);
+    free(path);
+}
+
+bool pipeline_depends_on(const pipeline_t *pipeline, size_t index, size_t other)
+{
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    for (size_t i = 0; i < stage->depend_count; i++)
+        if (stage->depends[i] == other || pipeline_depends_on(pipeline, stage->depends[i], other))
+            return true;
+    return false;
 }
 
 static void parse_stages(loader_t *loader, struct fy_node *node)
@@ -465,7 +706,14 @@ static void parse_stages(loader_t *loader, struct fy_node *node)
 
     iterator = NULL;
     for (size_t index = 0; (item = fy_node_sequence_iterate(node, &iterator)) != NULL; index++)
+        assign_output(loader, index, item);
+
+    iterator = NULL;
+    for (size_t index = 0; (item = fy_node_sequence_iterate(node, &iterator)) != NULL; index++)
         resolve_stage(loader, index, item);
+
+    if (loader->errors == 0)
+        order_stages(loader);
 }
 
 /* --- summary --------------------------------------------------------------------------- */
@@ -487,7 +735,7 @@ static void parse_summary_entry(loader_t *loader, struct fy_node *node)
     const char *text = scalar_text(loader, file, "a summary file");
     if (!text)
         return;
-    entry->file = expand_references(loader, file, text, pipeline->stage_count);
+    entry->file = expand_references(loader, file, text, 0, REFER_SUMMARY);
     if (!entry->file)
         return;
     pipeline->summary_count++;
@@ -650,6 +898,10 @@ void pipeline_free(pipeline_t *pipeline)
         free(stage->stats_path);
         cli_string_list_free(&stage->args);
         free(stage->stdout_path);
+        free(stage->setting_lines);
+        free(stage->resources.memory);
+        free(stage->resources.time);
+        free(stage->depends);
     }
     for (size_t i = 0; i < pipeline->summary_count; i++) {
         free(pipeline->summary[i].file);
@@ -657,6 +909,7 @@ void pipeline_free(pipeline_t *pipeline)
     }
     free(pipeline->stages);
     free(pipeline->summary);
+    free(pipeline->order);
     free(pipeline->run_dir);
     free(pipeline->path);
     memset(pipeline, 0, sizeof *pipeline);

@@ -4,10 +4,10 @@
  * A pipeline file is a mapping with these keys:
  *
  *   run-dir: runs/demo          folder for stage outputs (default runs/<file name>)
- *   stages:                     the stages, run in file order
+ *   stages:                     the stages; they run in dependency order
  *     - name: clean             unique name; the default output is RUN-DIR/<name>
  *       program: clean          a stage program (see pipeline_program_names)
- *       inputs: [crawl]         paths, or names of earlier stages (their output folder)
+ *       inputs: [crawl]         paths, globs, or names of other stages (their output folder)
  *       output: PATH            output folder; "none" passes no -o
  *       settings: {k: v}        each becomes --set k=v (a list gives one --set per item)
  *       config: FILE            passed as --config FILE
@@ -15,15 +15,18 @@
  *       stats: false            drops the default --stats RUN-DIR/<name>.stats.json
  *       args: [--flag, value]   program-specific arguments, appended as written
  *       stdout: PATH            file that receives the program's standard output
+ *       tasks: N                N processes with --task I/N, run in parallel
+ *       resources: {cpus: 4, memory: 16G, gpus: 1, time: "2:00:00"}   for cluster jobs
  *   summary:                    printed after a successful run
  *     - FILE                    the whole file
  *     - {file: FILE, keys: [k]} selected top-level keys of a JSON object
  *
- * In inputs, output, args, stdout and summary, "${NAME}" stands for the output
- * folder of stage NAME and "${run-dir}" for the run folder. A stage may refer
- * only to stages before it, so file order is a valid run order and no cycle
- * can exist. Relative paths stay relative to the current directory, exactly
- * as a user would type them.
+ * In inputs, args, config, stdout and summary, "${NAME}" stands for the output
+ * folder of stage NAME and "${run-dir}" for the run folder; output may use
+ * only "${run-dir}". Every reference to a stage, and every input path inside
+ * another stage's output folder, makes the stage depend on that stage. A
+ * dependency cycle is rejected. Relative paths stay relative to the current
+ * directory, exactly as a user would type them.
  */
 #ifndef LMPIPE_PIPELINE_H
 #define LMPIPE_PIPELINE_H
@@ -33,6 +36,15 @@
 #include <stdint.h>
 
 #include "cli.h"
+
+/* What one task of a stage needs on a cluster node; 0 or NULL leaves the
+ * scheduler's default. */
+typedef struct {
+    int64_t cpus;               /* CPUs per task */
+    char *memory;               /* e.g. "16G", in Slurm's --mem syntax */
+    int64_t gpus;               /* GPUs per task */
+    char *time;                 /* time limit, e.g. "2:00:00" or "90" (minutes) */
+} pipeline_resources_t;
 
 typedef struct {
     char *name;
@@ -46,6 +58,11 @@ typedef struct {
     char *stats_path;           /* NULL when "stats: false" */
     cli_string_list_t args;
     char *stdout_path;          /* NULL: the program's stdout is lmpipe's stderr */
+    int *setting_lines;         /* line of each item of `settings` */
+    int64_t tasks;              /* parts run as --task I/N; 1 runs the stage whole */
+    pipeline_resources_t resources;
+    size_t *depends;            /* indexes of the stages this one reads, no repeats */
+    size_t depend_count;
 } pipeline_stage_t;
 
 typedef struct {
@@ -60,18 +77,24 @@ typedef struct {
     size_t stage_count;
     pipeline_summary_t *summary;
     size_t summary_count;
+    size_t *order;              /* stage indexes, each after the stages it depends on */
 } pipeline_t;
 
 /*
  * Reads and validates a pipeline file. `run_dir_override`, when not NULL,
  * replaces the file's run-dir. Every problem is logged as "FILE:LINE: ..."
  * (YAML syntax errors, unknown keys or programs, duplicate stage names,
- * references to unknown or later stages) before returning -1; on success
+ * references to unknown stages, input paths that do not exist, dependency
+ * cycles, invalid tasks or resources) before returning -1; on success
  * returns 0 and the caller frees the pipeline with pipeline_free.
  */
 int pipeline_load(const char *path, const char *run_dir_override, pipeline_t *pipeline);
 
 void pipeline_free(pipeline_t *pipeline);
+
+/* Returns true when stage `index` depends on stage `other`, directly or through
+ * other stages. */
+bool pipeline_depends_on(const pipeline_t *pipeline, size_t index, size_t other);
 
 /* Returns the index of the stage called `name`, or -1. */
 int pipeline_find_stage(const pipeline_t *pipeline, const char *name);

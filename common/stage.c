@@ -15,7 +15,12 @@ int stage_prepare(const cli_program_t *program, outdir_identity_t *identity)
     if (outdir_identity_from_cli(identity, program) != 0)
         return -1;
     const cli_stage_t *stage = program->stage;
-    if (!stage || !stage->output || !doc_output_is_folder(stage->output) || stage->force)
+    bool folder_output = stage && stage->output && doc_output_is_folder(stage->output);
+    if (cli_check_only() && (!folder_output || stage->force)) {
+        printf("stale: the output is not a folder with a manifest, so it is always rebuilt\n");
+        return 1;
+    }
+    if (!folder_output || stage->force)
         return 0;
     return outdir_is_current(stage->output, identity) ? 1 : 0;
 }

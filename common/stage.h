@@ -17,6 +17,8 @@
  * skipped: returns 1 when the output is a folder that is already up to date
  * (and --force was not given), 0 when the stage must run, -1 on error (an input
  * is missing; logged). The caller frees the identity with outdir_identity_free.
+ * With --check it prints the decision to standard output and returns 1 (or -1),
+ * so the program exits without building (see cli_check_only).
  */
 int stage_prepare(const cli_program_t *program, outdir_identity_t *identity);
 

@@ -279,6 +279,27 @@ struct text_writer {
     bool failed;
 };
 
+/* Returns what to do about a failed write or create, for the end of an error message. */
+static const char *write_error_hint(int error)
+{
+    if (error == ENOSPC || error == EDQUOT || error == EFBIG)
+        return "; free space on that file system or write the output elsewhere";
+    if (error == EROFS || error == EACCES || error == EPERM)
+        return "; choose an output on a writable file system";
+    return "";
+}
+
+/* Logs a failed write with the final name, the temporary file and the hint. */
+static void report_write_error(const text_writer_t *writer, const char *what, int error)
+{
+    if (!writer->temporary_path) {
+        log_error("standard output: %s failed: %s", what, strerror(error));
+        return;
+    }
+    log_error("%s: %s failed: %s%s (while writing the temporary file %s)", writer->path, what,
+              strerror(error), write_error_hint(error), writer->temporary_path);
+}
+
 text_writer_t *text_writer_open(const char *path, text_compression_t compression, int level)
 {
     text_writer_t *writer = calloc(1, sizeof *writer);
@@ -296,7 +317,9 @@ text_writer_t *text_writer_open(const char *path, text_compression_t compression
         snprintf(writer->temporary_path, size, "%s.tmp-%ld", path, (long)getpid());
         writer->file = fopen(writer->temporary_path, "wb");
         if (!writer->file) {
-            log_error("%s: cannot create: %s", writer->temporary_path, strerror(errno));
+            int error = errno;
+            log_error("%s: cannot create: %s%s", writer->temporary_path, strerror(error),
+                      write_error_hint(error));
             goto fail;
         }
     }
@@ -327,8 +350,7 @@ fail:
 static int write_file(text_writer_t *writer, const void *data, size_t length)
 {
     if (length && fwrite(data, 1, length, writer->file) != length) {
-        log_error("%s: write failed: %s", writer->temporary_path ? writer->temporary_path : "-",
-                  strerror(errno));
+        report_write_error(writer, "write", errno);
         writer->failed = true;
         return -1;
     }
@@ -416,11 +438,11 @@ int text_writer_commit(text_writer_t *writer)
         return status;
     }
     if (status == 0 && (fflush(writer->file) != 0 || fsync(fileno(writer->file)) != 0)) {
-        log_error("%s: write failed: %s", writer->temporary_path, strerror(errno));
+        report_write_error(writer, "write", errno);
         status = -1;
     }
     if (fclose(writer->file) != 0 && status == 0) {
-        log_error("%s: close failed: %s", writer->temporary_path, strerror(errno));
+        report_write_error(writer, "close", errno);
         status = -1;
     }
     writer->file = NULL;

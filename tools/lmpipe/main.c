@@ -2,7 +2,9 @@
  * lmpipe: runs pipeline files and dispatches to the stage programs.
  *
  *   lmpipe run PIPELINE.yaml [--run-dir DIR] [--from STAGE | --only STAGE] [--force]
- *              [--dry-run]
+ *              [--dry-run] [--jobs N]
+ *   lmpipe status RUN-DIR | PIPELINE.yaml [--run-dir DIR]
+ *   lmpipe report RUN-DIR | PIPELINE.yaml [--run-dir DIR] [-o DIR]
  *   lmpipe PROGRAM ARGS...      runs the stage program PROGRAM (git-style)
  *   lmpipe --help | --version
  *
@@ -13,18 +15,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dispatch.h"
 #include "lmpipe_version.h"
 #include "log.h"
 #include "pipeline.h"
+#include "report.h"
 #include "runner.h"
+#include "status.h"
 
 static void print_help(void)
 {
     printf("lmpipe - build a language model from crawl files to samples\n\n"
            "Usage: lmpipe run PIPELINE.yaml [options]   run a pipeline file\n"
+           "       lmpipe status RUN-DIR|PIPELINE.yaml  show each stage: done, stale, missing\n"
+           "       lmpipe report RUN-DIR|PIPELINE.yaml  write an HTML and JSON report of a run\n"
            "       lmpipe PROGRAM [ARGS...]            run one stage program\n"
            "       lmpipe run --help                   options of run\n\n"
            "Programs (found beside lmpipe, in the build tree, or on PATH):\n");
@@ -43,6 +50,7 @@ static char *from_stage = NULL;
 static char *only_stage = NULL;
 static bool force = false;
 static bool dry_run = false;
+static int64_t jobs = 1;
 
 static cli_option_t run_options[] = {
     {"run-dir", 0, CLI_STRING, &run_dir, "DIR", NULL,
@@ -53,16 +61,21 @@ static cli_option_t run_options[] = {
     {"force", 0, CLI_FLAG, &force, NULL, NULL,
      "rerun every stage even when its output is up to date", 0, 0, 0},
     {"dry-run", 'n', CLI_FLAG, &dry_run, NULL, NULL,
-     "print the stage command lines to stdout and run nothing", 0, 0, 0},
+     "print the plan to stdout: each stage's command line and why it runs or is skipped; "
+     "run nothing", 0, 0, 0},
+    {"jobs", 'j', CLI_INT, &jobs, "N", NULL,
+     "processes at once: independent stages and the tasks of a stage run in parallel "
+     "(default: the number of online CPUs)", 0, 1, 4096},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0},
 };
 
 static cli_program_t run_program = {
     .name = "lmpipe run",
-    .summary = "run the stages of a pipeline file in order",
+    .summary = "run the stages of a pipeline file, each after the stages it reads",
     .usage = "PIPELINE.yaml [options]",
     .description =
         "Each stage runs as its own process with the command line --dry-run prints.\n"
+        "The state of the run is kept in RUN-DIR/.lmpipe/state.json for lmpipe status.\n"
         "A stage program skips its work when its output folder's manifest matches\n"
         "its version, settings and inputs, so a rerun redoes only what changed.\n"
         "--force, --from and --only pass --force to the stages they rerun.\n"
@@ -76,7 +89,7 @@ static cli_program_t run_program = {
 static bool takes_value(const char *arg)
 {
     static const char *const with_value[] = {"--run-dir", "--from", "--only", "--config",
-                                             "--set", NULL};
+                                             "--set", "--jobs", "-j", "--output", "-o", NULL};
     for (const char *const *name = with_value; *name; name++)
         if (strcmp(arg, *name) == 0)
             return true;
@@ -111,6 +124,8 @@ static void split_positional(int *argc, char **argv, cli_string_list_t *position
 
 static int run_command(int argc, char **argv)
 {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = cpus > 0 ? cpus : 1;
     cli_string_list_t positional = {0};
     split_positional(&argc, argv, &positional);
     int status = cli_parse(&run_program, argc, argv);
@@ -139,12 +154,104 @@ static int run_command(int argc, char **argv)
     if (pipeline_load(positional.items[0], run_dir, &pipeline) == 0) {
         runner_options_t options = {
             .dry_run = dry_run, .force = force, .from = from_stage, .only = only_stage,
+            .jobs = jobs,
         };
         result = runner_run(&pipeline, &options);
     }
     pipeline_free(&pipeline);
     cli_string_list_free(&positional);
     cli_free(&run_program);
+    return result;
+}
+
+/* Options of `lmpipe status`; the run folder or pipeline file is the one positional argument. */
+static char *status_run_dir = NULL;
+
+static cli_option_t status_options[] = {
+    {"run-dir", 0, CLI_STRING, &status_run_dir, "DIR", NULL,
+     "with a pipeline file: the run folder, instead of the pipeline's run-dir", 0, 0, 0},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0},
+};
+
+static cli_program_t status_program = {
+    .name = "lmpipe status",
+    .summary = "show each stage of a run as done, stale, missing, running or failed",
+    .usage = "RUN-DIR | PIPELINE.yaml [options]",
+    .description =
+        "Prints one line per stage, in run order: its state, the records in its output\n"
+        "manifest, the records in, kept and dropped from its stats, and a detail: why a\n"
+        "stage is stale (asked from its program with --check), or how long it has run.\n"
+        "Exit status: 0 when the table was printed, 2 on a usage error.",
+    .options = status_options,
+    .stage = NULL,
+};
+
+static int status_command(int argc, char **argv)
+{
+    cli_string_list_t positional = {0};
+    split_positional(&argc, argv, &positional);
+    int status = cli_parse(&status_program, argc, argv);
+    if (status != CLI_CONTINUE) {
+        cli_string_list_free(&positional);
+        cli_free(&status_program);
+        return status == CLI_EXIT_OK ? 0 : 2;
+    }
+    int result = 2;
+    if (positional.count != 1) {
+        log_error("expected one run folder or pipeline file, got %zu", positional.count);
+        fprintf(stderr, "Run 'lmpipe status --help' for usage.\n");
+    } else {
+        result = status_show(positional.items[0], status_run_dir);
+    }
+    cli_string_list_free(&positional);
+    cli_free(&status_program);
+    return result;
+}
+
+/* Options of `lmpipe report`. */
+static char *report_run_dir = NULL;
+static char *report_output = NULL;
+
+static cli_option_t report_options[] = {
+    {"run-dir", 0, CLI_STRING, &report_run_dir, "DIR", NULL,
+     "with a pipeline file: the run folder, instead of the pipeline's run-dir", 0, 0, 0},
+    {"output", 'o', CLI_STRING, &report_output, "DIR", NULL,
+     "folder for report.html and report.json (default: RUN-DIR/report)", 0, 0, 0},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0},
+};
+
+static cli_program_t report_program = {
+    .name = "lmpipe report",
+    .summary = "write an HTML page and JSON with the data funnel and training curves of a run",
+    .usage = "RUN-DIR | PIPELINE.yaml [options]",
+    .description =
+        "The page is self-contained (inline SVG, no scripts): the documents and bytes\n"
+        "kept per stage, the drops per filter, and for train stages the training and\n"
+        "validation loss, learning rate and tokens/s. report.json holds the numbers.\n"
+        "Exit status: 0 on success, 1 when a file cannot be written, 2 on a usage error.",
+    .options = report_options,
+    .stage = NULL,
+};
+
+static int report_command(int argc, char **argv)
+{
+    cli_string_list_t positional = {0};
+    split_positional(&argc, argv, &positional);
+    int status = cli_parse(&report_program, argc, argv);
+    if (status != CLI_CONTINUE) {
+        cli_string_list_free(&positional);
+        cli_free(&report_program);
+        return status == CLI_EXIT_OK ? 0 : 2;
+    }
+    int result = 2;
+    if (positional.count != 1) {
+        log_error("expected one run folder or pipeline file, got %zu", positional.count);
+        fprintf(stderr, "Run 'lmpipe report --help' for usage.\n");
+    } else {
+        result = report_write(positional.items[0], report_run_dir, report_output);
+    }
+    cli_string_list_free(&positional);
+    cli_free(&report_program);
     return result;
 }
 
@@ -166,10 +273,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "run") == 0)
         return run_command(argc - 1, argv + 1);
+    if (strcmp(command, "status") == 0)
+        return status_command(argc - 1, argv + 1);
+    if (strcmp(command, "report") == 0)
+        return report_command(argc - 1, argv + 1);
     if (pipeline_is_known_program(command))
         return dispatch_exec(command, argc - 1, argv + 1);
 
-    log_error("unknown command \"%s\": expected run or a program name (see lmpipe --help)",
+    log_error("unknown command \"%s\": expected run, status, report or a program name (see lmpipe --help)",
               command);
     return 2;
 }

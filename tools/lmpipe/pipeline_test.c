@@ -54,7 +54,7 @@ static const char valid_pipeline[] =
     "stages:\n"
     "  - name: ingest\n"
     "    program: crawl-ingest\n"
-    "    inputs: [data/corpus]\n"
+    "    inputs: [/tmp]\n"
     "  - name: clean\n"
     "    program: clean\n"
     "    inputs: ingest\n"
@@ -120,6 +120,41 @@ static void test_valid_pipeline(void)
     pipeline_free(&pipeline);
 }
 
+/* Stages may refer to later stages; the order puts every stage after its inputs. */
+static void test_dependency_order(void)
+{
+    pipeline_t pipeline;
+    const char *path = write_file("order.yaml",
+        "run-dir: r\n"
+        "stages:\n"
+        "  - {name: shard, program: shard, inputs: [dedup], args: [-t, '${bpe}/t.json']}\n"
+        "  - {name: bpe, program: bpe-train, inputs: [dedup]}\n"
+        "  - {name: dedup, program: dedup, inputs: ['-']}\n"
+        "  - {name: other, program: clean, inputs: ['r/dedup/part-0.jsonl'], tasks: 3,\n"
+        "     resources: {cpus: 2, memory: 4G, gpus: 1, time: '1-02:00:00'}}\n");
+    if (pipeline_load(path, NULL, &pipeline) != 0) {
+        CHECK(!"order.yaml loads");
+        return;
+    }
+    CHECK_INT_EQ(pipeline.order[0], 2);
+    CHECK_INT_EQ(pipeline.order[1], 1);
+    CHECK_INT_EQ(pipeline.order[2], 0);
+    CHECK_INT_EQ(pipeline.order[3], 3);
+    CHECK_INT_EQ(pipeline.stages[0].depend_count, 2);
+    CHECK(pipeline_depends_on(&pipeline, 0, 2));
+    CHECK(pipeline_depends_on(&pipeline, 0, 1));
+    CHECK(!pipeline_depends_on(&pipeline, 1, 0));
+    /* A literal path inside another stage's folder is a dependency too. */
+    CHECK(pipeline_depends_on(&pipeline, 3, 2));
+    CHECK_INT_EQ(pipeline.stages[3].tasks, 3);
+    CHECK_INT_EQ(pipeline.stages[0].tasks, 1);
+    CHECK_INT_EQ(pipeline.stages[3].resources.cpus, 2);
+    CHECK_INT_EQ(pipeline.stages[3].resources.gpus, 1);
+    CHECK_STR_EQ(pipeline.stages[3].resources.memory, "4G");
+    CHECK_STR_EQ(pipeline.stages[3].resources.time, "1-02:00:00");
+    pipeline_free(&pipeline);
+}
+
 static void test_default_run_dir(void)
 {
     pipeline_t pipeline;
@@ -158,19 +193,42 @@ static void test_invalid_pipelines(void)
     check_invalid("duplicate.yaml",
                   "stages:\n  - {name: a, program: clean}\n  - {name: a, program: dedup}\n",
                   ":3: duplicate stage name \"a\" (first used on line 2)");
-    check_invalid("forward.yaml",
-                  "stages:\n  - name: a\n    program: clean\n    inputs: [b]\n"
-                  "  - {name: b, program: dedup}\n",
-                  ":4: input \"b\" is a stage that comes later (line 5)");
+    check_invalid("cycle.yaml",
+                  "stages:\n  - name: a\n    program: clean\n    inputs: [c]\n"
+                  "  - {name: b, program: dedup, inputs: [a]}\n"
+                  "  - {name: c, program: dedup, inputs: ['${b}/part']}\n",
+                  ":2: stages form a dependency cycle: a (line 2) -> c (line 6) -> "
+                  "b (line 5) -> a");
     check_invalid("self.yaml", "stages:\n  - {name: a, program: clean, inputs: [a]}\n",
                   ":2: stage \"a\" lists itself as an input");
     check_invalid("reference.yaml",
                   "stages:\n  - name: a\n    program: train\n    args: [--x, '${nothing}/f']\n",
                   ":4: \"${nothing}\" names no stage");
-    check_invalid("later-reference.yaml",
-                  "stages:\n  - name: a\n    program: train\n    args: ['${b}']\n"
-                  "  - {name: b, program: dedup}\n",
-                  ":4: \"${b}\" refers to stage \"b\" (line 5), which does not come before");
+    check_invalid("self-reference.yaml",
+                  "stages:\n  - name: a\n    program: train\n    args: ['${a}/x']\n",
+                  ":4: \"${a}\" refers to the stage itself");
+    check_invalid("output-reference.yaml",
+                  "stages:\n  - {name: a, program: clean, inputs: ['-']}\n"
+                  "  - name: b\n    program: dedup\n    output: '${a}/x'\n",
+                  ":5: output may use \"${run-dir}\" but not \"${a}\"");
+    check_invalid("missing-path.yaml",
+                  "stages:\n  - name: a\n    program: clean\n    inputs: [no/such/file.jsonl]\n",
+                  ":4: input \"no/such/file.jsonl\" does not exist");
+    check_invalid("empty-glob.yaml",
+                  "stages:\n  - name: a\n    program: clean\n    inputs: ['/nonexistent-*/x']\n",
+                  ":4: input glob \"/nonexistent-*/x\" matches no file");
+    check_invalid("tasks.yaml",
+                  "stages:\n  - name: a\n    program: clean\n    inputs: ['-']\n    tasks: 0\n",
+                  ":5: tasks must be a whole number of at least 1, not \"0\"");
+    check_invalid("tasks-stdout.yaml",
+                  "stages:\n  - name: a\n    program: generate\n    stdout: x.txt\n"
+                  "    tasks: 2\n", ":5: a stage with \"stdout\" runs as one task");
+    check_invalid("memory.yaml",
+                  "stages:\n  - name: a\n    program: train\n    resources:\n"
+                  "      memory: lots\n", ":5: resources memory must be a size");
+    check_invalid("resource-key.yaml",
+                  "stages:\n  - name: a\n    program: train\n    resources: {disks: 2}\n",
+                  ":4: unknown resource \"disks\"");
     check_invalid("typo.yaml", "stages:\n  - name: a\n    program: clean\n    inptus: [x]\n",
                   ":4: unknown stage key \"inptus\"");
     check_invalid("missing-input.yaml",
@@ -220,6 +278,7 @@ int main(void)
     }
     test_valid_pipeline();
     test_default_run_dir();
+    test_dependency_order();
     test_invalid_pipelines();
     test_missing_file();
     test_shell_quote();

@@ -1,28 +1,29 @@
 /*
- * Stage execution for `lmpipe run`: builds each stage's command line with
- * pipeline_stage_arguments, spawns the program with posix_spawn, waits for
- * it, and logs start, end and duration. A stage whose output manifest is the
- * same file before and after the run is reported as up to date.
+ * Stage execution for `lmpipe run`: a scheduler that starts every stage whose
+ * inputs are finished, each task of a stage as its own process (posix_spawn),
+ * up to --jobs processes at once. It logs start, end and duration, records
+ * each stage's state in RUN-DIR/.lmpipe/state.json, and reports a stage whose
+ * output manifest is the same file before and after its run as up to date.
  */
 #include "runner.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dispatch.h"
 #include "log.h"
 #include "outdir.h"
-
-extern char **environ;
+#include "plan.h"
+#include "process.h"
+#include "run_state.h"
 
 /* Creates `path` and its missing parents, like mkdir -p. Returns 0 or -1 after logging. */
 static int make_folders(const char *path)
@@ -87,14 +88,18 @@ static bool same_stamp(manifest_stamp_t a, manifest_stamp_t b)
            a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec;
 }
 
-/* The running stage's pid, so that SIGINT and SIGTERM sent to lmpipe alone
- * (e.g. by kill or a batch scheduler) reach the stage instead of orphaning it. */
-static volatile sig_atomic_t running_child = 0;
+/* Processes that run at once, at most; --jobs is capped here. */
+#define MAX_JOBS 256
+
+/* The running children, so that SIGINT and SIGTERM sent to lmpipe alone
+ * (e.g. by kill or a batch scheduler) reach the stages instead of orphaning them. */
+static volatile sig_atomic_t running_pids[MAX_JOBS];
 
 static void forward_signal(int signal_number)
 {
-    if (running_child > 0)
-        kill((pid_t)running_child, signal_number);
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (running_pids[i] > 0)
+            kill((pid_t)running_pids[i], signal_number);
 }
 
 static void install_signal_forwarding(void)
@@ -107,90 +112,207 @@ static void install_signal_forwarding(void)
     sigaction(SIGTERM, &action, NULL);
 }
 
-/*
- * Spawns the program with `argv` (program name first), its stdout sent to
- * `stdout_path` or to our stderr, and waits. Returns the exit status, 128 +
- * the signal number when it was killed, or -1 when it could not start.
- */
-static int spawn_and_wait(const char *executable, char **argv, const char *stdout_path)
-{
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (stdout_path)
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    else
-        posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+typedef enum { STAGE_IDLE, STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED } stage_phase_t;
 
+/* Progress of one selected stage. */
+typedef struct {
+    stage_phase_t phase;
+    bool forced;
+    int64_t tasks_started;
+    int64_t tasks_finished;
+    int first_failure;          /* exit code of the first failed task, 0 when none */
+    manifest_stamp_t before;
+    double start;
+    char temporary_stdout[4200];
+} stage_progress_t;
+
+/* One running task. */
+typedef struct {
     pid_t pid;
-    int error = posix_spawn(&pid, executable, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) {
-        log_error("failed to start %s: %s", executable, strerror(error));
-        return -1;
-    }
-    running_child = pid;
+    size_t stage;
+    int64_t task;
+} child_t;
 
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            log_error("waiting for %s (pid %d) failed: %s", executable, (int)pid,
-                      strerror(errno));
-            running_child = 0;
-            return -1;
-        }
+typedef struct {
+    const pipeline_t *pipeline;
+    stage_progress_t *stages;
+    child_t children[MAX_JOBS];
+    size_t running;
+    size_t jobs;
+    size_t selected_count;
+    size_t started_count;
+    bool failed;
+    json_t *state;
+} scheduler_t;
+
+static const char *const phase_names[] = {"idle", "waiting", "running", "done", "failed"};
+
+/* Records the stage's phase in the state file; a failure to write it is logged, not fatal. */
+static void save_stage_state(scheduler_t *scheduler, size_t index)
+{
+    const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
+    const stage_progress_t *progress = &scheduler->stages[index];
+    json_t *entry = run_state_stage(scheduler->state, stage->name);
+    if (!entry)
+        return;
+    json_object_set_new(entry, "state", json_string(phase_names[progress->phase]));
+    json_object_set_new(entry, "tasks_done", json_integer(progress->tasks_finished));
+    json_t *pids = json_array();
+    for (size_t i = 0; i < MAX_JOBS; i++)
+        if (scheduler->children[i].pid > 0 && scheduler->children[i].stage == index)
+            json_array_append_new(pids, json_integer(scheduler->children[i].pid));
+    json_object_set_new(entry, "pids", pids);
+    if (progress->phase == STAGE_RUNNING && progress->tasks_started == 1)
+        json_object_set_new(entry, "started", json_real((double)time(NULL)));
+    if (progress->phase == STAGE_DONE || progress->phase == STAGE_FAILED) {
+        json_object_set_new(entry, "finished", json_real((double)time(NULL)));
+        json_object_set_new(entry, "seconds", json_real(time_now_seconds() - progress->start));
+        json_object_set_new(entry, "exit_status", json_integer(progress->first_failure));
     }
-    running_child = 0;
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    run_state_write(scheduler->state, scheduler->pipeline->run_dir);
 }
 
-/* Runs one stage; returns 0 or the failing exit status (-1: could not start). */
-static int run_stage(const pipeline_t *pipeline, size_t index, bool force, size_t position,
-                     size_t selected_count)
+/* The command line of one task: the stage's arguments, plus --task I/N for a split stage. */
+static void task_arguments(const pipeline_t *pipeline, size_t index, bool force, int64_t task,
+                           cli_string_list_t *arguments)
 {
+    pipeline_stage_arguments(pipeline, index, force, arguments);
     const pipeline_stage_t *stage = &pipeline->stages[index];
+    if (stage->tasks > 1) {
+        char text[48];
+        snprintf(text, sizeof text, "%lld/%lld", (long long)task, (long long)stage->tasks);
+        cli_string_list_push(arguments, "--task");
+        cli_string_list_push(arguments, text);
+    }
+}
+
+/* Starts the next task of stage `index`. Returns 0, or -1 when it could not start. */
+static int start_task(scheduler_t *scheduler, size_t index)
+{
+    const pipeline_t *pipeline = scheduler->pipeline;
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    stage_progress_t *progress = &scheduler->stages[index];
+    int64_t task = progress->tasks_started;
+
+    if (task == 0) {
+        if (stage->stdout_path) {
+            if (make_parent_folder(stage->stdout_path) != 0)
+                return -1;
+            /* The captured output appears under its name only when the stage succeeds. */
+            snprintf(progress->temporary_stdout, sizeof progress->temporary_stdout,
+                     "%s.partial", stage->stdout_path);
+        }
+        progress->before = stamp_manifest(stage->output);
+        progress->start = time_now_seconds();
+        scheduler->started_count++;
+    }
+
+    cli_string_list_t arguments = {0};
+    task_arguments(pipeline, index, progress->forced, task, &arguments);
     cli_string_list_t argv = {0};
     cli_string_list_push(&argv, stage->program);
-    cli_string_list_t arguments = {0};
-    pipeline_stage_arguments(pipeline, index, force, &arguments);
     for (size_t i = 0; i < arguments.count; i++)
         cli_string_list_push(&argv, arguments.items[i]);
-
     char *command = pipeline_format_command(stage, &arguments);
-    int status = -1;
     char *executable = dispatch_find_program(stage->program);
-    char temporary_stdout[4200] = "";
+    pid_t pid = -1;
     if (!executable) {
         log_error("stage %s: program %s not found beside lmpipe, in the build tree or on "
                   "PATH; build it with ninja or install it", stage->name, stage->program);
-        goto done;
+    } else {
+        if (stage->tasks > 1)
+            log_info("stage %s (%zu/%zu) task %lld/%lld started: %s", stage->name,
+                     scheduler->started_count, scheduler->selected_count, (long long)task,
+                     (long long)stage->tasks, command);
+        else
+            log_info("stage %s (%zu/%zu) started: %s", stage->name, scheduler->started_count,
+                     scheduler->selected_count, command);
+        pid = process_start(executable, &argv,
+                            stage->stdout_path ? progress->temporary_stdout : NULL);
     }
-    if (stage->stdout_path) {
-        if (make_parent_folder(stage->stdout_path) != 0)
-            goto done;
-        /* The captured output appears under its name only when the stage succeeds. */
-        snprintf(temporary_stdout, sizeof temporary_stdout, "%s.partial", stage->stdout_path);
+    if (task == 0) {
+        json_t *entry = run_state_stage(scheduler->state, stage->name);
+        if (entry)
+            json_object_set_new(entry, "command", json_string(command));
     }
+    free(executable);
+    free(command);
+    cli_string_list_free(&argv);
+    cli_string_list_free(&arguments);
 
-    log_info("stage %s (%zu/%zu) started: %s", stage->name, position, selected_count, command);
-    manifest_stamp_t before = stamp_manifest(stage->output);
-    double start = time_now_seconds();
-
-    /* argv needs a NULL terminator for posix_spawn. */
-    char **child_argv = calloc(argv.count + 1, sizeof *child_argv);
-    if (!child_argv) {
-        log_error("out of memory");
-        goto done;
+    progress->tasks_started++;
+    progress->phase = STAGE_RUNNING;
+    if (pid < 0)
+        return -1;
+    for (size_t slot = 0; slot < MAX_JOBS; slot++) {
+        if (scheduler->children[slot].pid > 0)
+            continue;
+        scheduler->children[slot] = (child_t){.pid = pid, .stage = index, .task = task};
+        running_pids[slot] = pid;
+        break;
     }
-    memcpy(child_argv, argv.items, argv.count * sizeof *child_argv);
-    status = spawn_and_wait(executable, child_argv,
-                            stage->stdout_path ? temporary_stdout : NULL);
-    free(child_argv);
-    double seconds = time_now_seconds() - start;
+    scheduler->running++;
+    save_stage_state(scheduler, index);
+    return 0;
+}
 
+/* Returns true when every selected stage that stage `index` reads has finished. */
+static bool inputs_finished(const scheduler_t *scheduler, size_t index)
+{
+    const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
+    for (size_t i = 0; i < stage->depend_count; i++) {
+        stage_phase_t phase = scheduler->stages[stage->depends[i]].phase;
+        if (phase != STAGE_IDLE && phase != STAGE_DONE)
+            return false;
+    }
+    return true;
+}
+
+/* Starts tasks of ready stages, in dependency order, while slots are free. */
+static void start_ready_tasks(scheduler_t *scheduler)
+{
+    const pipeline_t *pipeline = scheduler->pipeline;
+    for (size_t k = 0; k < pipeline->stage_count && !scheduler->failed; k++) {
+        size_t index = pipeline->order[k];
+        stage_progress_t *progress = &scheduler->stages[index];
+        bool startable = progress->phase == STAGE_WAITING ||
+                         (progress->phase == STAGE_RUNNING &&
+                          progress->tasks_started < pipeline->stages[index].tasks);
+        if (!startable || !inputs_finished(scheduler, index))
+            continue;
+        while (scheduler->running < scheduler->jobs &&
+               progress->tasks_started < pipeline->stages[index].tasks) {
+            if (start_task(scheduler, index) != 0) {
+                progress->first_failure = progress->first_failure ? progress->first_failure : -1;
+                progress->tasks_finished++;
+                scheduler->failed = true;
+                if (progress->tasks_finished == progress->tasks_started) {
+                    progress->phase = STAGE_FAILED;
+                    save_stage_state(scheduler, index);
+                }
+                break;
+            }
+        }
+    }
+}
+
+/* Logs the end of stage `index` and moves its captured standard output into place. */
+static void finish_stage(scheduler_t *scheduler, size_t index)
+{
+    const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
+    stage_progress_t *progress = &scheduler->stages[index];
+    double seconds = time_now_seconds() - progress->start;
+    int status = progress->first_failure;
+    if (status == 0 && progress->temporary_stdout[0] &&
+        rename(progress->temporary_stdout, stage->stdout_path) != 0) {
+        log_error("stage %s: failed to rename %s to %s: %s", stage->name,
+                  progress->temporary_stdout, stage->stdout_path, strerror(errno));
+        status = 1;
+        progress->first_failure = 1;
+    }
     if (status != 0) {
+        progress->phase = STAGE_FAILED;
+        scheduler->failed = true;
         if (status > 128)
             log_error("stage %s failed: %s was killed by signal %d after %.1f s; later stages "
                       "were not run", stage->name, stage->program, status - 128, seconds);
@@ -199,28 +321,95 @@ static int run_stage(const pipeline_t *pipeline, size_t index, bool force, size_
                       "were not run", stage->name, stage->program, status, seconds);
         else
             log_error("stage %s failed to start; later stages were not run", stage->name);
-        if (temporary_stdout[0])
-            unlink(temporary_stdout);
-        goto done;
+        if (progress->temporary_stdout[0])
+            unlink(progress->temporary_stdout);
+    } else {
+        progress->phase = STAGE_DONE;
+        if (same_stamp(progress->before, stamp_manifest(stage->output)))
+            log_info("stage %s finished in %.1f s: output %s was up to date", stage->name,
+                     seconds, stage->output);
+        else
+            log_info("stage %s finished in %.1f s", stage->name, seconds);
     }
-    if (temporary_stdout[0] && rename(temporary_stdout, stage->stdout_path) != 0) {
-        log_error("stage %s: failed to rename %s to %s: %s", stage->name, temporary_stdout,
-                  stage->stdout_path, strerror(errno));
-        status = 1;
-        goto done;
-    }
-    if (same_stamp(before, stamp_manifest(stage->output)))
-        log_info("stage %s finished in %.1f s: output %s was up to date", stage->name, seconds,
-                 stage->output);
-    else
-        log_info("stage %s finished in %.1f s", stage->name, seconds);
+    save_stage_state(scheduler, index);
+}
 
-done:
-    free(executable);
-    free(command);
-    cli_string_list_free(&argv);
-    cli_string_list_free(&arguments);
-    return status;
+/* Waits for one child and records its end. Returns -1 when no child is left. */
+static int wait_for_child(scheduler_t *scheduler)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, 0)) < 0) {
+        if (errno != EINTR) {
+            log_error("waiting for the stage processes failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+    for (size_t slot = 0; slot < MAX_JOBS; slot++) {
+        child_t *child = &scheduler->children[slot];
+        if (child->pid != pid)
+            continue;
+        size_t index = child->stage;
+        stage_progress_t *progress = &scheduler->stages[index];
+        int code = process_exit_code(status);
+        const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
+        if (code != 0 && stage->tasks > 1)
+            log_error("stage %s: task %lld/%lld (pid %d) ended with status %d", stage->name,
+                      (long long)child->task, (long long)stage->tasks, (int)pid, code);
+        if (code != 0 && progress->first_failure == 0)
+            progress->first_failure = code;
+        if (code != 0)
+            scheduler->failed = true;
+        child->pid = 0;
+        running_pids[slot] = 0;
+        scheduler->running--;
+        progress->tasks_finished++;
+        bool all_started = progress->tasks_started == stage->tasks || scheduler->failed;
+        if (all_started && progress->tasks_finished == progress->tasks_started)
+            finish_stage(scheduler, index);
+        else
+            save_stage_state(scheduler, index);
+        return 0;
+    }
+    return 0;
+}
+
+/* Runs the selected stages; returns RUNNER_OK or RUNNER_STAGE_FAILED. */
+static int schedule(const pipeline_t *pipeline, const bool *selected, const bool *forced,
+                    size_t jobs)
+{
+    scheduler_t scheduler = {.pipeline = pipeline, .jobs = jobs};
+    scheduler.stages = calloc(pipeline->stage_count, sizeof *scheduler.stages);
+    scheduler.state = run_state_create(pipeline);
+    if (!scheduler.stages || !scheduler.state) {
+        log_error("out of memory");
+        free(scheduler.stages);
+        json_decref(scheduler.state);
+        return RUNNER_STAGE_FAILED;
+    }
+    for (size_t i = 0; i < pipeline->stage_count; i++) {
+        scheduler.stages[i].phase = selected[i] ? STAGE_WAITING : STAGE_IDLE;
+        scheduler.stages[i].forced = forced[i];
+        scheduler.selected_count += selected[i];
+        if (!selected[i])
+            json_object_set_new(run_state_stage(scheduler.state, pipeline->stages[i].name),
+                                "state", json_string("not selected"));
+    }
+    run_state_write(scheduler.state, pipeline->run_dir);
+
+    for (;;) {
+        start_ready_tasks(&scheduler);
+        if (scheduler.running == 0)
+            break;
+        if (scheduler.failed)
+            log_info("waiting for %zu running processes to end", scheduler.running);
+        if (wait_for_child(&scheduler) != 0)
+            break;
+    }
+    int result = scheduler.failed ? RUNNER_STAGE_FAILED : RUNNER_OK;
+    free(scheduler.stages);
+    json_decref(scheduler.state);
+    return result;
 }
 
 /* Prints one summary entry to stdout. Returns 0 or -1 after logging. */
@@ -295,6 +484,42 @@ static int select_stages(const pipeline_t *pipeline, const runner_options_t *opt
     return RUNNER_OK;
 }
 
+/* Prints the plan: one comment with the decision and reason per stage, then its
+ * command line, commented out when the stage is skipped. */
+static void print_plan(const pipeline_t *pipeline, const bool *selected, const bool *forced,
+                       const runner_options_t *options)
+{
+    const char *force_reason = options->force ? "--force reruns every stage"
+                               : options->only ? "--only reruns this stage"
+                                               : "--from reruns this stage and those after it";
+    size_t count = pipeline->stage_count;
+    bool *runs = calloc(count, sizeof *runs);
+    char (*reasons)[512] = calloc(count, sizeof *reasons);
+    if (!runs || !reasons) {
+        free(runs);
+        free(reasons);
+        return;
+    }
+    plan_make(pipeline, selected, forced, force_reason, runs, reasons);
+    for (size_t k = 0; k < count; k++) {
+        size_t i = pipeline->order[k];
+        if (!selected[i])
+            continue;
+        const pipeline_stage_t *stage = &pipeline->stages[i];
+        printf("# stage %s: %s: %s\n", stage->name, runs[i] ? "run" : "skip", reasons[i]);
+        for (int64_t task = 0; task < stage->tasks; task++) {
+            cli_string_list_t arguments = {0};
+            task_arguments(pipeline, i, forced[i], task, &arguments);
+            char *command = pipeline_format_command(stage, &arguments);
+            printf("%s%s\n", runs[i] ? "" : "# ", command);
+            free(command);
+            cli_string_list_free(&arguments);
+        }
+    }
+    free(runs);
+    free(reasons);
+}
+
 int runner_run(const pipeline_t *pipeline, const runner_options_t *options)
 {
     size_t count = pipeline->stage_count;
@@ -309,22 +534,17 @@ int runner_run(const pipeline_t *pipeline, const runner_options_t *options)
     result = select_stages(pipeline, options, selected, forced);
     if (result != RUNNER_OK)
         goto done;
+    if (plan_check_settings(pipeline) != 0) {
+        result = RUNNER_USAGE_ERROR;
+        goto done;
+    }
 
     size_t selected_count = 0;
     for (size_t i = 0; i < count; i++)
         selected_count += selected[i];
 
     if (options->dry_run) {
-        for (size_t i = 0; i < count; i++) {
-            if (!selected[i])
-                continue;
-            cli_string_list_t arguments = {0};
-            pipeline_stage_arguments(pipeline, i, forced[i], &arguments);
-            char *command = pipeline_format_command(&pipeline->stages[i], &arguments);
-            printf("%s\n", command);
-            free(command);
-            cli_string_list_free(&arguments);
-        }
+        print_plan(pipeline, selected, forced, options);
         goto done;
     }
 
@@ -333,16 +553,13 @@ int runner_run(const pipeline_t *pipeline, const runner_options_t *options)
         result = RUNNER_STAGE_FAILED;
         goto done;
     }
+    size_t jobs = options->jobs > 0 ? (size_t)options->jobs : 1;
+    if (jobs > MAX_JOBS)
+        jobs = MAX_JOBS;
     double start = time_now_seconds();
-    size_t position = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (!selected[i])
-            continue;
-        if (run_stage(pipeline, i, forced[i], ++position, selected_count) != 0) {
-            result = RUNNER_STAGE_FAILED;
-            goto done;
-        }
-    }
+    result = schedule(pipeline, selected, forced, jobs);
+    if (result != RUNNER_OK)
+        goto done;
     log_info("pipeline %s: %zu stages done in %.1f s (run folder %s)", pipeline->path,
              selected_count, time_now_seconds() - start, pipeline->run_dir);
 

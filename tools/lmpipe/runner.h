@@ -1,5 +1,6 @@
 /*
- * Running a loaded pipeline: one child process per stage, in file order.
+ * Running a loaded pipeline: one child process per stage task, each stage
+ * started as soon as the stages it reads have finished.
  */
 #ifndef LMPIPE_TOOLS_RUNNER_H
 #define LMPIPE_TOOLS_RUNNER_H
@@ -13,17 +14,21 @@ typedef struct {
     bool force;       /* pass --force to every stage */
     const char *from; /* run this stage and every later one, all with --force */
     const char *only; /* run only this stage, with --force */
+    int64_t jobs;     /* processes at once (stages and tasks together), at least 1 */
 } runner_options_t;
 
 /* Exit statuses of runner_run, as `lmpipe run` returns them. */
 enum { RUNNER_OK = 0, RUNNER_STAGE_FAILED = 1, RUNNER_USAGE_ERROR = 2 };
 
 /*
- * Runs (or with dry_run prints) the selected stages. Each stage program skips
- * its own work when its output is up to date, so a rerun is cheap. Stops at
- * the first stage that fails, logging its name and exit status, and returns
- * RUNNER_STAGE_FAILED; returns RUNNER_USAGE_ERROR when --from or --only names
- * no stage. After a complete run the pipeline's summary goes to stdout.
+ * Runs (or with dry_run prints the plan for) the selected stages. Each stage
+ * program skips its own work when its output is up to date, so a rerun is
+ * cheap. Independent stages and the tasks of a stage run in parallel, up to
+ * `jobs` processes. After the first failure no new stage starts; the running
+ * ones are waited for, the failure is logged with the stage name and exit
+ * status, and RUNNER_STAGE_FAILED is returned. Returns RUNNER_USAGE_ERROR when
+ * --from or --only names no stage or a setting is unknown to its program.
+ * After a complete run the pipeline's summary goes to stdout.
  */
 int runner_run(const pipeline_t *pipeline, const runner_options_t *options);
 

@@ -25,7 +25,40 @@ stages:
     inputs: [clean]
 YAML
 expect_exit 2 "$lmpipe" run forward.yaml
-expect_grep 'forward.yaml:4: input "dedup" is a stage that comes later \(line 5\)' "$WORK/err"
+expect_grep 'forward.yaml:2: stages form a dependency cycle: clean \(line 2\) -> dedup \(line 5\) -> clean' "$WORK/err"
+
+cat >missing-input.yaml <<'YAML'
+stages:
+  - name: clean
+    program: clean
+    inputs: [crawl/part-*.jsonl]
+  - name: dedup
+    program: dedup
+    inputs: [clean, extra/docs.jsonl]
+YAML
+expect_exit 2 "$lmpipe" run missing-input.yaml --dry-run
+expect_grep 'missing-input.yaml:4: input glob "crawl/part-\*.jsonl" matches no file' "$WORK/err"
+expect_grep 'missing-input.yaml:7: input "extra/docs.jsonl" does not exist' "$WORK/err"
+[ ! -s "$WORK/out" ] || fail "an invalid pipeline printed a plan"
+
+# Settings are checked against the program's own table before anything runs.
+if [ -x "$(tool clean)" ]; then
+    mkdir -p corpus
+    cat >unknown-setting.yaml <<'YAML'
+stages:
+  - name: clean
+    program: clean
+    inputs: [corpus/]
+    settings:
+      min-chars: 10
+      min_words: 3
+      min-charz: 10
+YAML
+    expect_exit 2 "$lmpipe" run unknown-setting.yaml
+    expect_grep 'unknown-setting.yaml:8: unknown setting "min-charz" for program clean; its settings are: .*min-chars' "$WORK/err"
+    if grep -q 'min_words' "$WORK/err"; then fail "min_words (min-words) was reported unknown"; fi
+    rmdir corpus
+fi
 
 cat >self.yaml <<'YAML'
 stages:
