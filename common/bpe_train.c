@@ -155,6 +155,12 @@ struct bpe_word_counts {
 bpe_word_counts_t *bpe_word_counts_create(const char *const *special_tokens,
                                           size_t special_count)
 {
+    return bpe_word_counts_create_pattern(special_tokens, special_count, NULL);
+}
+
+bpe_word_counts_t *bpe_word_counts_create_pattern(const char *const *special_tokens,
+                                                  size_t special_count, const char *pattern)
+{
     bpe_word_counts_t *counts = calloc(1, sizeof(*counts));
     if (!counts || bytes_map_init(&counts->words, 1024) != 0)
         goto out_of_memory;
@@ -169,7 +175,7 @@ bpe_word_counts_t *bpe_word_counts_create(const char *const *special_tokens,
         counts->special_lengths[i] = strlen(special_tokens[i]);
         counts->special_count++;
     }
-    counts->pretokenizer = pretokenizer_create(NULL);
+    counts->pretokenizer = pretokenizer_create(pattern);
     if (!counts->pretokenizer) {
         bpe_word_counts_free(counts);
         return NULL;
@@ -364,6 +370,12 @@ static void *counter_worker(void *argument_pointer)
 bpe_counter_t *bpe_counter_start(int threads, const char *const *special_tokens,
                                  size_t special_count)
 {
+    return bpe_counter_start_pattern(threads, special_tokens, special_count, NULL);
+}
+
+bpe_counter_t *bpe_counter_start_pattern(int threads, const char *const *special_tokens,
+                                         size_t special_count, const char *pattern)
+{
     bpe_counter_t *counter = calloc(1, sizeof(*counter));
     if (!counter)
         goto out_of_memory;
@@ -373,7 +385,8 @@ bpe_counter_t *bpe_counter_start(int threads, const char *const *special_tokens,
     if (!counter->counts)
         goto out_of_memory;
     for (size_t i = 0; i < count_objects; i++) {
-        counter->counts[i] = bpe_word_counts_create(special_tokens, special_count);
+        counter->counts[i] = bpe_word_counts_create_pattern(special_tokens, special_count,
+                                                            pattern);
         if (!counter->counts[i])
             goto fail;
     }
@@ -508,6 +521,7 @@ typedef struct {
     uint32_t left, right; /* token ids */
     int64_t count;        /* occurrences over all words, weighted by word count */
     u32_list_t words;     /* words that contained the pair when it was counted (may repeat) */
+    uint32_t grown_stamp; /* merge number + 1 in which the count last grew */
 } pair_t;
 
 typedef struct {
@@ -550,6 +564,7 @@ typedef struct {
 
     pair_delta_t *deltas;   /* scratch for one word */
     size_t delta_capacity;
+    u32_list_t grown;       /* pairs whose count grew in the current merge */
 } trainer_t;
 
 /* GPT-2 byte order: printable Latin-1 bytes first, then the rest. */
@@ -699,7 +714,7 @@ static int64_t pair_find_or_add(trainer_t *trainer, uint64_t key)
         trainer->pair_capacity = capacity;
     }
     size_t p = trainer->pair_count++;
-    trainer->pairs[p] = (pair_t){(uint32_t)(key >> 32), (uint32_t)key, 0, {0}};
+    trainer->pairs[p] = (pair_t){(uint32_t)(key >> 32), (uint32_t)key, 0, {0}, 0};
     trainer->pair_slots[index] = (uint32_t)p + 1;
     return (int64_t)p;
 }
@@ -777,20 +792,10 @@ static int compare_deltas(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Appends each adjacent pair of `symbols` to the scratch list with `delta`. */
-static void deltas_add_pairs(trainer_t *trainer, size_t *used, const uint32_t *symbols,
-                             uint32_t length, int64_t delta)
-{
-    for (uint32_t k = 0; k + 1 < length; k++) {
-        trainer->deltas[(*used)++] =
-            (pair_delta_t){delta, ((uint64_t)symbols[k] << 32) | symbols[k + 1]};
-    }
-}
-
 /*
  * Rewrites word `w`, replacing each non-overlapping (left, right) from left to
  * right by `merged`, and applies the change in its pair counts. Pairs whose
- * count grew get a fresh heap entry and list the word.
+ * count grew list the word and are noted for a heap entry after the merge.
  */
 static int trainer_rewrite_word(trainer_t *trainer, uint32_t w, uint32_t left, uint32_t right,
                                 uint32_t merged)
@@ -805,7 +810,7 @@ static int trainer_rewrite_word(trainer_t *trainer, uint32_t w, uint32_t left, u
     if (!present)
         return 0;
 
-    if (2 * (size_t)length > trainer->delta_capacity) {
+    if (3 * (size_t)length > trainer->delta_capacity) {
         size_t capacity = 4 * (size_t)length;
         pair_delta_t *grown = realloc(trainer->deltas, capacity * sizeof(*grown));
         if (!grown)
@@ -813,12 +818,28 @@ static int trainer_rewrite_word(trainer_t *trainer, uint32_t w, uint32_t left, u
         trainer->deltas = grown;
         trainer->delta_capacity = capacity;
     }
-    size_t used = 0;
-    deltas_add_pairs(trainer, &used, symbols, length, -count);
 
+    /* Only the pairs next to each merged occurrence change. The neighbours
+     * are read as they are at that moment: the left one already rewritten,
+     * the right one not yet, so consecutive occurrences ("ABAB") count the
+     * pair between them once. At most five changes per occurrence, and an
+     * occurrence spans two symbols, so 3 * length entries always suffice. */
+    pair_delta_t *deltas = trainer->deltas;
+    size_t used = 0;
     uint32_t out = 0;
     for (uint32_t k = 0; k < length;) {
         if (k + 1 < length && symbols[k] == left && symbols[k + 1] == right) {
+            if (out > 0) {
+                uint64_t previous = (uint64_t)symbols[out - 1] << 32;
+                deltas[used++] = (pair_delta_t){-count, previous | left};
+                deltas[used++] = (pair_delta_t){count, previous | merged};
+            }
+            deltas[used++] = (pair_delta_t){-count, ((uint64_t)left << 32) | right};
+            if (k + 2 < length) {
+                uint32_t next = symbols[k + 2];
+                deltas[used++] = (pair_delta_t){-count, ((uint64_t)right << 32) | next};
+                deltas[used++] = (pair_delta_t){count, ((uint64_t)merged << 32) | next};
+            }
             symbols[out++] = merged;
             k += 2;
         } else {
@@ -826,9 +847,19 @@ static int trainer_rewrite_word(trainer_t *trainer, uint32_t w, uint32_t left, u
         }
     }
     trainer->word_length[w] = out;
-    deltas_add_pairs(trainer, &used, symbols, out, count);
 
-    qsort(trainer->deltas, used, sizeof(*trainer->deltas), compare_deltas);
+    if (used <= 48) {
+        /* Words are short: insertion sort beats qsort's calls at this size. */
+        for (size_t i = 1; i < used; i++) {
+            pair_delta_t item = trainer->deltas[i];
+            size_t j = i;
+            for (; j > 0 && trainer->deltas[j - 1].key > item.key; j--)
+                trainer->deltas[j] = trainer->deltas[j - 1];
+            trainer->deltas[j] = item;
+        }
+    } else {
+        qsort(trainer->deltas, used, sizeof(*trainer->deltas), compare_deltas);
+    }
     for (size_t i = 0; i < used;) {
         uint64_t key = trainer->deltas[i].key;
         int64_t delta = 0;
@@ -845,10 +876,14 @@ static int trainer_rewrite_word(trainer_t *trainer, uint32_t w, uint32_t left, u
             if ((pair->words.size == 0 || pair->words.items[pair->words.size - 1] != w) &&
                 u32_list_push(&pair->words, w) != 0)
                 return -1;
-            if ((uint64_t)pair->count >= trainer->options->min_frequency &&
-                pair_fits(trainer, pair) &&
-                heap_push(trainer, (heap_entry_t){pair->count, (uint32_t)p}) != 0)
-                return -1;
+            /* The heap gets one entry per grown pair after the whole merge,
+             * not one per word, so it stays near the number of live pairs. */
+            uint32_t stamp = (uint32_t)trainer->merge_count;
+            if (pair->grown_stamp != stamp) {
+                pair->grown_stamp = stamp;
+                if (u32_list_push(&trainer->grown, (uint32_t)p) != 0)
+                    return -1;
+            }
         }
     }
     return 0;
@@ -897,6 +932,12 @@ static int trainer_apply_merge(trainer_t *trainer, uint32_t p)
         status = trainer_rewrite_word(trainer, w, left, right, merged);
     }
     free(words.items);
+    for (uint32_t i = 0; i < trainer->grown.size && status == 0; i++) {
+        const pair_t *pair = &trainer->pairs[trainer->grown.items[i]];
+        if ((uint64_t)pair->count >= trainer->options->min_frequency && pair_fits(trainer, pair))
+            status = heap_push(trainer, (heap_entry_t){pair->count, trainer->grown.items[i]});
+    }
+    trainer->grown.size = 0;
     return status;
 }
 
@@ -917,6 +958,7 @@ static void trainer_free(trainer_t *trainer)
     free(trainer->heap);
     free(trainer->merges);
     free(trainer->deltas);
+    free(trainer->grown.items);
 }
 
 /* Runs the merge loop until the target token count or min_frequency stops it. */
@@ -978,8 +1020,9 @@ tokenizer_t *bpe_train(const bpe_word_counts_t *counts, const bpe_train_options_
                  "pair occurs at least %llu times (min-frequency)",
                  trainer.token_count + options->special_count, options->vocab_size,
                  (unsigned long long)options->min_frequency);
-    tokenizer = tokenizer_from_merges(trainer.merges, trainer.merge_count,
-                                      options->special_tokens, options->special_count);
+    tokenizer = tokenizer_from_merges_pattern(trainer.merges, trainer.merge_count,
+                                              options->special_tokens, options->special_count,
+                                              options->pattern);
     trainer_free(&trainer);
     return tokenizer;
 

@@ -1,7 +1,8 @@
 /*
  * Byte-level BPE training: word counting, then merges by pair frequency.
  *
- * Text is split with the GPT-2 pre-tokenization pattern, special tokens are
+ * Text is split with a pre-tokenization pattern (GPT-2's unless the options
+ * name another), special tokens are
  * cut out first so they never enter words, and each distinct piece is counted
  * once with its frequency. Training starts from the 256 byte tokens and
  * repeatedly merges the most frequent adjacent pair, updating only the words
@@ -24,6 +25,7 @@ typedef struct {
     uint32_t max_token_bytes; /* longest merged token in bytes; 0 = no limit */
     const char *const *special_tokens;
     size_t special_count;
+    const char *pattern;      /* pre-tokenization regex written to the tokenizer; NULL = GPT-2 */
 } bpe_train_options_t;
 
 /* Word counts: distinct pre-tokenized pieces and how often each occurs. */
@@ -33,6 +35,10 @@ typedef struct bpe_word_counts bpe_word_counts_t;
  * given. Returns NULL after logging. */
 bpe_word_counts_t *bpe_word_counts_create(const char *const *special_tokens,
                                           size_t special_count);
+
+/* The same with a pre-tokenization regex (NULL: GPT-2's, see pretokenize.h). */
+bpe_word_counts_t *bpe_word_counts_create_pattern(const char *const *special_tokens,
+                                                  size_t special_count, const char *pattern);
 
 /* Splits `text` into pieces and counts each. Returns 0, or -1 after logging
  * (out of memory or a regex failure). Not thread-safe on one object. */
@@ -60,6 +66,10 @@ typedef struct bpe_counter bpe_counter_t;
 
 bpe_counter_t *bpe_counter_start(int threads, const char *const *special_tokens,
                                  size_t special_count);
+
+/* The same with a pre-tokenization regex (NULL: GPT-2's). */
+bpe_counter_t *bpe_counter_start_pattern(int threads, const char *const *special_tokens,
+                                         size_t special_count, const char *pattern);
 
 /* Queues one text (a document); texts are never split or joined, so word
  * boundaries are the same as with one thread. Returns 0 or -1 after logging. */

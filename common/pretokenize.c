@@ -11,28 +11,341 @@
 
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
 /*
- * PRETOKENIZE_GPT2_PATTERN as compiled. PCRE2 10.42 counts U+180E (Mongolian
- * vowel separator) in \s, but Unicode 6.3 and the regex engines behind
- * Hugging Face tokenizers do not. So \s is spelled out here as the rest of
- * PCRE2's set (tab to carriage return, NEL and the Z categories), which gives
- * the same pieces as tokenizers. Each class stays a single character class,
- * so long runs need no JIT stack for backtracking.
+ * PCRE2 10.42 counts U+180E (Mongolian vowel separator) in \s, but Unicode 6.3
+ * and the regex engines behind Hugging Face tokenizers do not. So every
+ * pattern is compiled with \s spelled out as the rest of PCRE2's set (tab to
+ * carriage return, NEL and the Z categories) and \S as its complement, which
+ * gives the same pieces as tokenizers. Each class stays a single character
+ * class, so long runs need no JIT stack for backtracking.
  */
-#define GPT2_SPACE "\\t-\\r\\x{85}\\p{Z}"
-#define GPT2_PATTERN_COMPILED \
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" GPT2_SPACE "\\p{L}\\p{N}]+" \
-    "|[" GPT2_SPACE "]+(?![^" GPT2_SPACE "])|[" GPT2_SPACE "]+"
+#define SPACE_SET "\\t-\\r\\x{85}\\p{Z}"
+
+typedef struct {
+    const char *name;
+    const char *pattern;
+} named_pattern_t;
+
+static const named_pattern_t named_patterns[] = {
+    {"gpt2", PRETOKENIZE_GPT2_PATTERN},
+    {"cl100k", PRETOKENIZE_CL100K_PATTERN},
+    {"llama3", PRETOKENIZE_CL100K_PATTERN},
+    {"o200k", PRETOKENIZE_O200K_PATTERN},
+};
+
+const char *pretokenize_named_pattern(const char *name)
+{
+    for (size_t i = 0; i < sizeof(named_patterns) / sizeof(named_patterns[0]); i++) {
+        if (strcmp(name, named_patterns[i].name) == 0)
+            return named_patterns[i].pattern;
+    }
+    return NULL;
+}
+
+/* Returns a malloc'ed copy of `pattern` with \s and \S replaced as described
+ * above, outside \Q...\E quotes; NULL when out of memory. */
+static char *spell_out_spaces(const char *pattern)
+{
+    size_t length = strlen(pattern);
+    char *out = malloc(length * (sizeof(SPACE_SET) + 3) + 1);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    bool in_class = false, quoted = false;
+    for (size_t i = 0; i < length; i++) {
+        char c = pattern[i];
+        if (quoted) {
+            if (c == '\\' && pattern[i + 1] == 'E')
+                quoted = false;
+            out[used++] = c;
+            continue;
+        }
+        if (c == '\\' && i + 1 < length) {
+            char next = pattern[++i];
+            const char *replacement = NULL;
+            if (next == 's')
+                replacement = in_class ? SPACE_SET : "[" SPACE_SET "]";
+            else if (next == 'S' && !in_class)
+                replacement = "[^" SPACE_SET "]";
+            if (replacement) {
+                size_t size = strlen(replacement);
+                memcpy(out + used, replacement, size);
+                used += size;
+            } else {
+                out[used++] = c;
+                out[used++] = next;
+                quoted = next == 'Q';
+            }
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            out[used++] = c;
+            /* A ']' right after '[' or '[^' is a member, not the end. */
+            if (pattern[i + 1] == '^')
+                out[used++] = pattern[++i];
+            if (pattern[i + 1] == ']')
+                out[used++] = pattern[++i];
+            continue;
+        }
+        if (c == ']' && in_class)
+            in_class = false;
+        out[used++] = c;
+    }
+    out[used] = '\0';
+    return out;
+}
 
 struct pretokenizer {
     pcre2_code *code;
     char *pattern;
+    bool gpt2;  /* the GPT-2 pattern: split by gpt2_split, which gives the same pieces */
 };
+
+/* ---- Character classes for the GPT-2 split ------------------------------------------------- */
+
+/*
+ * Classes of code points as PCRE2 sees them, so the hand-written GPT-2 split
+ * agrees with the compiled pattern on every Unicode version PCRE2 has. They
+ * are computed by matching the classes with PCRE2 itself, one block of 256
+ * code points at a time when text first uses the block, and published with
+ * an atomic pointer so threads may race to fill a block.
+ */
+enum { CLASS_OTHER = 0, CLASS_LETTER = 1, CLASS_NUMBER = 2, CLASS_SPACE = 3 };
+enum { CLASS_BLOCKS = 0x110000 / 256 };
+
+static _Atomic(uint8_t *) class_blocks[CLASS_BLOCKS];
+static pcre2_code *class_codes[3]; /* \p{L}, \p{N}, the space set; index = class - 1 */
+static pthread_once_t class_once = PTHREAD_ONCE_INIT;
+static bool class_ready;
+
+static void class_codes_create(void)
+{
+    static const char *const patterns[3] = {"\\p{L}", "\\p{N}", "[" SPACE_SET "]"};
+    for (int i = 0; i < 3; i++) {
+        int error_code;
+        PCRE2_SIZE error_offset;
+        class_codes[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+                                       PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &error_code,
+                                       &error_offset, NULL);
+        if (!class_codes[i])
+            return;
+    }
+    class_ready = true;
+}
+
+/* Computes the classes of code points block * 256 to block * 256 + 255;
+ * returns NULL when out of memory. Surrogates are never decoded, so their
+ * entries are unused. */
+static uint8_t *class_block_get(uint32_t block)
+{
+    uint8_t *classes = atomic_load_explicit(&class_blocks[block], memory_order_acquire);
+    if (classes)
+        return classes;
+    pthread_once(&class_once, class_codes_create);
+    if (!class_ready)
+        return NULL;
+    classes = calloc(256, 1);
+    pcre2_match_data *match_data = pcre2_match_data_create(1, NULL);
+    if (!classes || !match_data) {
+        free(classes);
+        pcre2_match_data_free(match_data);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t codepoint = block * 256 + i;
+        if (codepoint >= 0xd800 && codepoint <= 0xdfff)
+            continue;
+        uint8_t utf8[4];
+        size_t length;
+        if (codepoint < 0x80) {
+            utf8[0] = (uint8_t)codepoint, length = 1;
+        } else if (codepoint < 0x800) {
+            utf8[0] = (uint8_t)(0xc0 | (codepoint >> 6));
+            utf8[1] = (uint8_t)(0x80 | (codepoint & 0x3f)), length = 2;
+        } else if (codepoint < 0x10000) {
+            utf8[0] = (uint8_t)(0xe0 | (codepoint >> 12));
+            utf8[1] = (uint8_t)(0x80 | ((codepoint >> 6) & 0x3f));
+            utf8[2] = (uint8_t)(0x80 | (codepoint & 0x3f)), length = 3;
+        } else {
+            utf8[0] = (uint8_t)(0xf0 | (codepoint >> 18));
+            utf8[1] = (uint8_t)(0x80 | ((codepoint >> 12) & 0x3f));
+            utf8[2] = (uint8_t)(0x80 | ((codepoint >> 6) & 0x3f));
+            utf8[3] = (uint8_t)(0x80 | (codepoint & 0x3f)), length = 4;
+        }
+        for (int c = 0; c < 3; c++) {
+            if (pcre2_match(class_codes[c], utf8, length, 0, 0, match_data, NULL) >= 0) {
+                classes[i] = (uint8_t)(c + 1);
+                break;
+            }
+        }
+    }
+    pcre2_match_data_free(match_data);
+    uint8_t *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&class_blocks[block], &expected, classes,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        free(classes);
+        classes = expected;
+    }
+    return classes;
+}
+
+/* Decodes the UTF-8 character at text[0..length) as PCRE2 does: returns its
+ * byte length, or 0 for bytes that are not a valid character (overlong
+ * forms, surrogates and values above U+10FFFF included). */
+static size_t decode_utf8(const uint8_t *text, size_t length, uint32_t *codepoint)
+{
+    uint8_t first = text[0];
+    if (first < 0x80) {
+        *codepoint = first;
+        return 1;
+    }
+    size_t count;
+    uint32_t value, min;
+    if ((first & 0xe0) == 0xc0)
+        count = 2, value = first & 0x1f, min = 0x80;
+    else if ((first & 0xf0) == 0xe0)
+        count = 3, value = first & 0x0f, min = 0x800;
+    else if ((first & 0xf8) == 0xf0)
+        count = 4, value = first & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (length < count)
+        return 0;
+    for (size_t i = 1; i < count; i++) {
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+        value = (value << 6) | (text[i] & 0x3f);
+    }
+    if (value < min || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff))
+        return 0;
+    *codepoint = value;
+    return count;
+}
+
+/* One character: its class (or -1 for an invalid byte) and its byte length
+ * (1 for an invalid byte). Returns -2 when out of memory. */
+static int char_at(const uint8_t *text, size_t length, size_t *size)
+{
+    if (text[0] < 0x80) {
+        const uint8_t *classes = class_block_get(0);
+        *size = 1;
+        return classes ? classes[text[0]] : -2;
+    }
+    uint32_t codepoint;
+    *size = decode_utf8(text, length, &codepoint);
+    if (*size == 0) {
+        *size = 1;
+        return -1;
+    }
+    const uint8_t *classes = class_block_get(codepoint >> 8);
+    return classes ? classes[codepoint & 0xff] : -2;
+}
+
+/* Returns the end of the run of characters of class `wanted` from `at`. */
+static size_t run_end(const uint8_t *text, size_t length, size_t at, int wanted, int *status)
+{
+    while (at < length) {
+        size_t size;
+        int class = char_at(text + at, length - at, &size);
+        if (class == -2)
+            *status = -1;
+        if (class != wanted)
+            break;
+        at += size;
+    }
+    return at;
+}
+
+/* Length of a GPT-2 contraction ('s 't 're 've 'm 'll 'd, lower case) at `at`, or 0. */
+static size_t contraction_length(const uint8_t *text, size_t length, size_t at)
+{
+    if (text[at] != '\'' || at + 1 >= length)
+        return 0;
+    uint8_t a = text[at + 1], b = at + 2 < length ? text[at + 2] : 0;
+    if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        return 3;
+    return 0;
+}
+
+/*
+ * The GPT-2 pattern without a regex engine, alternative by alternative:
+ * contraction, optional space + letters, optional space + digits, optional
+ * space + other symbols, spaces not followed by a non-space character (the
+ * last space is left for the next piece when a character follows), spaces.
+ * An invalid byte matches nothing, and (?!\S) succeeds before one, as in
+ * PCRE2's MATCH_INVALID_UTF mode.
+ */
+static int gpt2_split(const char *text_chars, size_t length, pretokenize_piece_fn on_piece,
+                      void *context)
+{
+    const uint8_t *text = (const uint8_t *)text_chars;
+    size_t gap_start = 0, at = 0;
+    int status = 0;
+    while (at < length) {
+        size_t end = contraction_length(text, length, at);
+        if (end) {
+            end += at;
+        } else {
+            size_t size;
+            int class = char_at(text + at, length - at, &size);
+            if (class == -2)
+                return -1;
+            size_t start = at;
+            if (text[at] == ' ' && at + 1 < length) {
+                size_t next_size;
+                int next = char_at(text + at + 1, length - at - 1, &next_size);
+                if (next == -2)
+                    return -1;
+                if (next == CLASS_LETTER || next == CLASS_NUMBER || next == CLASS_OTHER) {
+                    class = next;
+                    start = at + 1;
+                    size = next_size;
+                }
+            }
+            if (class == -1) {
+                at += size; /* part of a gap */
+                continue;
+            }
+            end = run_end(text, length, start + size, class, &status);
+            if (class == CLASS_SPACE && end < length) {
+                size_t next_size;
+                int next = char_at(text + end, length - end, &next_size);
+                if (next >= 0 && next != CLASS_SPACE && end - at > size) {
+                    /* Give back the last space, which may start the next piece. */
+                    size_t back = end - 1;
+                    while ((text[back] & 0xc0) == 0x80)
+                        back--;
+                    end = back;
+                }
+            }
+            if (status != 0)
+                return -1;
+        }
+        if (at > gap_start) {
+            int result = on_piece(context, text_chars + gap_start, at - gap_start);
+            if (result != 0)
+                return result;
+        }
+        int result = on_piece(context, text_chars + at, end - at);
+        if (result != 0)
+            return result;
+        at = gap_start = end;
+    }
+    if (length > gap_start)
+        return on_piece(context, text_chars + gap_start, length - gap_start);
+    return 0;
+}
 
 /* Per-thread match state: pcre2_match_data and a JIT stack may not be shared
  * by threads matching at the same time, and creating them per call costs an
@@ -111,24 +424,25 @@ pretokenizer_t *pretokenizer_create(const char *pattern)
         return NULL;
     }
     pretokenizer->pattern = strdup(pattern);
+    pretokenizer->gpt2 = strcmp(pattern, PRETOKENIZE_GPT2_PATTERN) == 0;
     if (!pretokenizer->pattern) {
         log_error("pretokenize: out of memory");
         goto fail;
     }
 
-    /* NOTE: other patterns (e.g. a Split regex from Llama 3's tokenizer.json)
-     * keep PCRE2's \s, so U+180E may split differently there. Any pattern
-     * follows PCRE2's Unicode tables (Unicode 14 in PCRE2 10.42), so letters
-     * assigned later are not \p{L} here. */
-    const char *compiled = pattern;
-    if (strcmp(pattern, PRETOKENIZE_GPT2_PATTERN) == 0)
-        compiled = GPT2_PATTERN_COMPILED;
-
+    /* NOTE: any pattern follows PCRE2's Unicode tables (Unicode 14 in PCRE2
+     * 10.42), so letters assigned later are not \p{L} here. */
+    char *compiled = spell_out_spaces(pattern);
+    if (!compiled) {
+        log_error("pretokenize: out of memory");
+        goto fail;
+    }
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
     uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
     pretokenizer->code = pcre2_compile((PCRE2_SPTR)compiled, PCRE2_ZERO_TERMINATED, options,
                                        &error_code, &error_offset, NULL);
+    free(compiled);
     if (!pretokenizer->code) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(error_code, message, sizeof(message));
@@ -167,6 +481,12 @@ const char *pretokenizer_pattern(const pretokenizer_t *pretokenizer)
 int pretokenize_split(const pretokenizer_t *pretokenizer, const char *text, size_t length,
                       pretokenize_piece_fn on_piece, void *context)
 {
+    if (pretokenizer->gpt2) {
+        int status = gpt2_split(text, length, on_piece, context);
+        if (status == -1)
+            log_error("pretokenize: out of memory computing character classes");
+        return status;
+    }
     match_scratch_t *scratch = scratch_get();
     if (!scratch)
         return -1;

@@ -19,6 +19,31 @@
 #define PRETOKENIZE_GPT2_PATTERN                                                                  \
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
+/* cl100k_base's regex (tiktoken), also the Split pattern of Llama 3's tokenizer.json:
+ * case-insensitive contractions, a letter run with one leading non-letter,
+ * digits in groups of one to three, newlines kept apart from other spaces. */
+#define PRETOKENIZE_CL100K_PATTERN                                                                \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"                     \
+    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* o200k_base's regex (tiktoken): like cl100k, but a word also splits before an
+ * upper-case letter that follows lower case ("camelCase" -> "camel", "Case")
+ * and keeps its contraction ("don't" stays one piece). */
+#define PRETOKENIZE_O200K_UPPER "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
+#define PRETOKENIZE_O200K_LOWER "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
+#define PRETOKENIZE_O200K_PATTERN                                                                 \
+    "[^\\r\\n\\p{L}\\p{N}]?" PRETOKENIZE_O200K_UPPER "*" PRETOKENIZE_O200K_LOWER "+"              \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"                                                               \
+    "|[^\\r\\n\\p{L}\\p{N}]?" PRETOKENIZE_O200K_UPPER "+" PRETOKENIZE_O200K_LOWER "*"             \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"                                                               \
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/*
+ * Returns the regex of a built-in pattern by name: "gpt2", "cl100k" (also
+ * "llama3") or "o200k"; NULL for any other name.
+ */
+const char *pretokenize_named_pattern(const char *name);
+
 typedef struct pretokenizer pretokenizer_t;
 
 /*

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <xxhash.h>
 
 #include "log.h"
@@ -237,6 +238,8 @@ typedef struct {
     uint32_t bytes_length;
     bool added;           /* listed in added_tokens */
     bool special;         /* added token with "special": true */
+    bool lstrip, rstrip;  /* the added token takes the whitespace before / after it */
+    bool single_word;     /* the added token matches only between word boundaries */
 } token_t;
 
 typedef struct {
@@ -263,6 +266,9 @@ struct tokenizer {
     bool add_prefix_space;
     bool ignore_merges;
     bool split_pattern_is_default; /* ByteLevel with use_regex (GPT-2 pattern) */
+    bool normalize_nfc;   /* normalizer NFC (Qwen2's layout) */
+    uint32_t *template_ids; /* post_processor template: prefix ids, then suffix ids */
+    size_t template_prefix, template_suffix;
     int64_t eot_id;
     uint64_t serial;      /* unique per tokenizer in this process; keys the piece caches */
 };
@@ -326,6 +332,7 @@ void tokenizer_free(tokenizer_t *t)
     free(t->merges);
     free(t->merge_slots);
     free(t->added_ids);
+    free(t->template_ids);
     pretokenizer_free(t->pretokenizer);
     free(t);
 }
@@ -625,16 +632,91 @@ static int load_added_tokens(tokenizer_t *t, const json_t *added, const char *or
                       "\"%s\"", origin, index, content, id, t->tokens[id].spelling);
             return -1;
         }
-        /* NOTE: lstrip, rstrip and single_word are not implemented; added
-         * tokens always match exactly, which is what GPT-2 style tokenizers use. */
-        if (json_bool_member(item, "lstrip", false) || json_bool_member(item, "rstrip", false) ||
-            json_bool_member(item, "single_word", false))
-            log_warn("%s: added token \"%s\": lstrip, rstrip and single_word are ignored",
-                     origin, content);
+        t->tokens[id].lstrip = json_bool_member(item, "lstrip", false);
+        t->tokens[id].rstrip = json_bool_member(item, "rstrip", false);
+        t->tokens[id].single_word = json_bool_member(item, "single_word", false);
         t->tokens[id].added = true;
         t->tokens[id].special = json_bool_member(item, "special", false);
         t->added_ids[t->added_count++] = id;
     }
+    return 0;
+}
+
+/* Reads the ids that a TemplateProcessing's "single" template puts around the
+ * text: {"SpecialToken": {"id": NAME}} entries before and after the
+ * {"Sequence": {"id": "A"}} entry, with each NAME's ids in "special_tokens". */
+static int load_template(tokenizer_t *t, const json_t *template, const char *origin)
+{
+    const json_t *single = json_object_get(template, "single");
+    const json_t *specials = json_object_get(template, "special_tokens");
+    size_t capacity = 0, index;
+    const json_t *item;
+    json_array_foreach(single, index, item) {
+        const char *name = json_string_value(
+            json_object_get(json_object_get(item, "SpecialToken"), "id"));
+        capacity += name ? json_array_size(json_object_get(json_object_get(specials, name),
+                                                           "ids")) : 0;
+    }
+    t->template_ids = malloc((capacity ? capacity : 1) * sizeof(*t->template_ids));
+    if (!t->template_ids) {
+        log_error("%s: out of memory", origin);
+        return -1;
+    }
+    bool after_text = false;
+    json_array_foreach(single, index, item) {
+        if (json_object_get(item, "Sequence")) {
+            after_text = true;
+            continue;
+        }
+        const char *name = json_string_value(
+            json_object_get(json_object_get(item, "SpecialToken"), "id"));
+        const json_t *ids = json_object_get(json_object_get(specials, name ? name : ""), "ids");
+        if (!name || !json_is_array(ids)) {
+            log_error("%s: post_processor template entry %zu is neither a Sequence nor a "
+                      "SpecialToken listed in special_tokens", origin, index);
+            return -1;
+        }
+        size_t id_index;
+        const json_t *id;
+        json_array_foreach(ids, id_index, id) {
+            json_int_t value = json_integer_value(id);
+            if (!json_is_integer(id) || value < 0 || value >= t->vocab_size) {
+                log_error("%s: post_processor special token \"%s\" has an id outside the "
+                          "vocabulary", origin, name);
+                return -1;
+            }
+            t->template_ids[t->template_prefix + t->template_suffix] = (uint32_t)value;
+            if (after_text)
+                t->template_suffix++;
+            else
+                t->template_prefix++;
+        }
+    }
+    return 0;
+}
+
+/* Reads the post_processor: ByteLevel (nothing to do for encoding),
+ * TemplateProcessing, or a Sequence of them. Other types are ignored with a
+ * warning, because they only add ids around the text. */
+static int load_post_processor(tokenizer_t *t, const json_t *post, const char *origin)
+{
+    const char *type = json_string_value(json_object_get(post, "type"));
+    if (!type)
+        return 0;
+    if (strcmp(type, "TemplateProcessing") == 0)
+        return t->template_ids ? 0 : load_template(t, post, origin);
+    if (strcmp(type, "Sequence") == 0) {
+        size_t index;
+        const json_t *item;
+        json_array_foreach(json_object_get(post, "processors"), index, item) {
+            if (load_post_processor(t, item, origin) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (strcmp(type, "ByteLevel") != 0)
+        log_warn("%s: post_processor %s is ignored: tokenizer_encode_with_template adds "
+                 "nothing", origin, type);
     return 0;
 }
 
@@ -745,10 +827,11 @@ tokenizer_t *tokenizer_load_json(const char *json_text, size_t length, const cha
         goto fail;
     }
     const json_t *normalizer = json_object_get(root, "normalizer");
-    if (normalizer && !json_is_null(normalizer)) {
-        log_error("%s: normalizers are not supported (found %s); byte-level BPE expects "
-                  "\"normalizer\": null", origin,
-                  json_string_value(json_object_get(normalizer, "type")) ?: "an object");
+    const char *normalizer_type = json_string_value(json_object_get(normalizer, "type"));
+    bool nfc = normalizer_type && strcmp(normalizer_type, "NFC") == 0;
+    if (normalizer && !json_is_null(normalizer) && !nfc) {
+        log_error("%s: normalizer %s is not supported; byte-level BPE takes \"normalizer\": "
+                  "null or {\"type\": \"NFC\"}", origin, normalizer_type ?: "(no type)");
         goto fail;
     }
     if (check_model_options(model, origin) != 0)
@@ -763,9 +846,12 @@ tokenizer_t *tokenizer_load_json(const char *json_text, size_t length, const cha
         goto fail;
     }
     t->ignore_merges = json_bool_member(model, "ignore_merges", false);
+    t->normalize_nfc = nfc;
     if (load_pre_tokenizer(t, root, origin) != 0)
         goto fail;
     if (load_vocab(t, vocab, origin) != 0 || load_added_tokens(t, added, origin) != 0)
+        goto fail;
+    if (load_post_processor(t, json_object_get(root, "post_processor"), origin) != 0)
         goto fail;
     if (tokenizer_finish_tables(t) != 0) {
         log_error("%s: out of memory", origin);
@@ -886,6 +972,14 @@ static int builder_add_merges(tokenizer_t *t, string_map_t *seen,
 tokenizer_t *tokenizer_from_merges(const tokenizer_merge_t *merges, size_t merge_count,
                                    const char *const *special_tokens, size_t special_count)
 {
+    return tokenizer_from_merges_pattern(merges, merge_count, special_tokens, special_count,
+                                         NULL);
+}
+
+tokenizer_t *tokenizer_from_merges_pattern(const tokenizer_merge_t *merges, size_t merge_count,
+                                           const char *const *special_tokens,
+                                           size_t special_count, const char *pattern)
+{
     size_t max_tokens = 256 + merge_count + special_count;
     tokenizer_t *t = tokenizer_alloc((uint32_t)max_tokens, merge_count);
     string_map_t seen = {0};
@@ -894,8 +988,10 @@ tokenizer_t *tokenizer_from_merges(const tokenizer_merge_t *merges, size_t merge
     if (!t || !pair_ids || string_map_init(&seen, max_tokens) != 0)
         goto done;
     t->vocab_size = 0;
-    t->split_pattern_is_default = true;
-    t->pretokenizer = pretokenizer_create(NULL);
+    if (pattern && strcmp(pattern, PRETOKENIZE_GPT2_PATTERN) == 0)
+        pattern = NULL;
+    t->split_pattern_is_default = pattern == NULL;
+    t->pretokenizer = pretokenizer_create(pattern);
     if (!t->pretokenizer) {
         status = -2;
         goto done;
@@ -1022,6 +1118,47 @@ char *tokenizer_to_json(const tokenizer_t *t)
     return text;
 }
 
+/* Appends the base64 form (RFC 4648, with padding) of `length` bytes to `out`
+ * and returns the character count written. */
+static size_t put_base64(char *out, const uint8_t *bytes, size_t length)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t used = 0;
+    for (size_t i = 0; i < length; i += 3) {
+        uint32_t group = (uint32_t)bytes[i] << 16;
+        if (i + 1 < length)
+            group |= (uint32_t)bytes[i + 1] << 8;
+        if (i + 2 < length)
+            group |= bytes[i + 2];
+        out[used++] = alphabet[(group >> 18) & 63];
+        out[used++] = alphabet[(group >> 12) & 63];
+        out[used++] = i + 1 < length ? alphabet[(group >> 6) & 63] : '=';
+        out[used++] = i + 2 < length ? alphabet[group & 63] : '=';
+    }
+    return used;
+}
+
+char *tokenizer_to_tiktoken(const tokenizer_t *t)
+{
+    size_t capacity = 1;
+    for (uint32_t id = 0; id < t->vocab_size; id++)
+        capacity += 4 * (t->tokens[id].bytes_length / 3 + 1) + 12;
+    char *out = malloc(capacity);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    for (uint32_t id = 0; id < t->vocab_size; id++) {
+        const token_t *token = &t->tokens[id];
+        if (!token->spelling || token->added)
+            continue;
+        used += put_base64(out + used, t->bytes + token->bytes_offset, token->bytes_length);
+        used += (size_t)snprintf(out + used, capacity - used, " %u\n", id);
+    }
+    out[used] = '\0';
+    return out;
+}
+
 int tokenizer_save(const tokenizer_t *t, const char *path)
 {
     char *text = tokenizer_to_json(t);
@@ -1145,26 +1282,39 @@ void token_buffer_free(token_buffer_t *buffer)
 enum { BPE_SCAN_MAX_SYMBOLS = 48 };
 
 /* Merges symbols in place by repeatedly taking the lowest-rank adjacent pair,
- * leftmost first on equal rank. Returns the new symbol count. */
+ * leftmost first on equal rank. Returns the new symbol count. The rank and
+ * result of each adjacent pair are kept in small arrays, so a merge looks up
+ * only the two pairs next to it instead of rescanning the piece. */
 static size_t bpe_merge_scan(const tokenizer_t *t, uint32_t *symbols, size_t count)
 {
+    uint32_t ranks[BPE_SCAN_MAX_SYMBOLS], results[BPE_SCAN_MAX_SYMBOLS];
+    for (size_t i = 0; i + 1 < count; i++) {
+        const merge_slot_t *merge = merge_find(t, symbols[i], symbols[i + 1]);
+        ranks[i] = merge ? merge->rank : UINT32_MAX;
+        results[i] = merge ? merge->merged_id : 0;
+    }
     while (count > 1) {
-        uint32_t best_rank = UINT32_MAX, best_id = 0;
-        size_t best_position = 0;
+        uint32_t best_rank = UINT32_MAX;
+        size_t best = 0;
         for (size_t i = 0; i + 1 < count; i++) {
-            const merge_slot_t *merge = merge_find(t, symbols[i], symbols[i + 1]);
-            if (merge && merge->rank < best_rank) {
-                best_rank = merge->rank;
-                best_id = merge->merged_id;
-                best_position = i;
+            if (ranks[i] < best_rank) {
+                best_rank = ranks[i];
+                best = i;
             }
         }
         if (best_rank == UINT32_MAX)
             break;
-        symbols[best_position] = best_id;
-        memmove(symbols + best_position + 1, symbols + best_position + 2,
-                (count - best_position - 2) * sizeof(*symbols));
+        symbols[best] = results[best];
+        size_t tail = count - best - 2;
+        memmove(symbols + best + 1, symbols + best + 2, tail * sizeof(*symbols));
+        memmove(ranks + best + 1, ranks + best + 2, tail * sizeof(*ranks));
+        memmove(results + best + 1, results + best + 2, tail * sizeof(*results));
         count--;
+        for (size_t i = best > 0 ? best - 1 : 0; i <= best && i + 1 < count; i++) {
+            const merge_slot_t *merge = merge_find(t, symbols[i], symbols[i + 1]);
+            ranks[i] = merge ? merge->rank : UINT32_MAX;
+            results[i] = merge ? merge->merged_id : 0;
+        }
     }
     return count;
 }
@@ -1397,12 +1547,82 @@ static int encode_piece(void *context_pointer, const char *piece, size_t length)
     return status;
 }
 
+/* Returns true when every byte is ASCII, which NFC leaves unchanged. */
+static bool all_ascii(const char *text, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)text[i] >= 0x80)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Applies Unicode NFC (utf8proc) to each run of valid UTF-8 in `text`; other
+ * bytes are kept as they are. Sets *out to a malloc'ed result and *length to
+ * its size, or leaves *out NULL when nothing can change. Returns 0 or -1.
+ */
+static int nfc_normalize(const char *text, size_t length, char **out, size_t *out_length)
+{
+    *out = NULL;
+    if (all_ascii(text, length))
+        return 0;
+    size_t capacity = 3 * length + 16, used = 0;
+    char *result = malloc(capacity);
+    if (!result)
+        return -1;
+    const uint8_t *bytes = (const uint8_t *)text;
+    size_t i = 0;
+    while (i < length) {
+        size_t run = i;
+        uint32_t codepoint;
+        size_t step;
+        while (run < length && (step = utf8_decode(bytes + run, length - run, &codepoint)) > 0)
+            run += step;
+        if (run > i) {
+            utf8proc_uint8_t *composed = NULL;
+            utf8proc_ssize_t size = utf8proc_map(bytes + i, (utf8proc_ssize_t)(run - i),
+                                                 &composed, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (size < 0) {
+                free(result);
+                return -1;
+            }
+            if (used + (size_t)size + (length - run) > capacity) {
+                capacity = used + (size_t)size + (length - run) + 16;
+                char *grown = realloc(result, capacity);
+                if (!grown) {
+                    free(composed);
+                    free(result);
+                    return -1;
+                }
+                result = grown;
+            }
+            memcpy(result + used, composed, (size_t)size);
+            used += (size_t)size;
+            free(composed);
+            i = run;
+        }
+        if (i < length && utf8_decode(bytes + i, length - i, &codepoint) == 0)
+            result[used++] = text[i++];
+    }
+    *out = result;
+    *out_length = used;
+    return 0;
+}
+
 /* Encodes text that contains no added token. */
 static int encode_segment(encode_context_t *context, const char *text, size_t length)
 {
     const tokenizer_t *t = context->tokenizer;
     if (length == 0)
         return 0;
+    char *normalized = NULL;
+    if (t->normalize_nfc) {
+        if (nfc_normalize(text, length, &normalized, &length) != 0)
+            return -1;
+        if (normalized)
+            text = normalized;
+    }
     char *copy = NULL;
     if (t->add_prefix_space && text[0] != ' ') {
         copy = malloc(length + 1);
@@ -1419,7 +1639,64 @@ static int encode_segment(encode_context_t *context, const char *text, size_t le
     else
         status = encode_piece(context, text, length);
     free(copy);
+    free(normalized);
     return status;
+}
+
+/* True for the characters Rust's char::is_whitespace accepts (Unicode
+ * White_Space), which lstrip and rstrip remove. */
+static bool codepoint_is_space(uint32_t c)
+{
+    if ((c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85)
+        return true;
+    utf8proc_category_t category = utf8proc_category((utf8proc_int32_t)c);
+    return category == UTF8PROC_CATEGORY_ZS || category == UTF8PROC_CATEGORY_ZL ||
+           category == UTF8PROC_CATEGORY_ZP;
+}
+
+/* True for letters, digits and '_', the characters single_word tokens may not touch. */
+static bool codepoint_is_word(uint32_t c)
+{
+    if (c == '_')
+        return true;
+    utf8proc_category_t category = utf8proc_category((utf8proc_int32_t)c);
+    return (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) ||
+           (category >= UTF8PROC_CATEGORY_ND && category <= UTF8PROC_CATEGORY_NO);
+}
+
+/* Decodes the character that ends just before `end` (not before `start`);
+ * returns its length, or 0 when the bytes there are not a valid character. */
+static size_t utf8_decode_before(const char *text, size_t start, size_t end, uint32_t *codepoint)
+{
+    for (size_t back = 1; back <= 4 && back <= end - start; back++) {
+        size_t step = utf8_decode((const uint8_t *)text + end - back, back, codepoint);
+        if (step == back)
+            return back;
+    }
+    return 0;
+}
+
+/* Finds the next occurrence of an added token at or after `from`, skipping
+ * those a single_word token may not take. Returns SIZE_MAX when none. */
+static size_t find_occurrence(const token_t *token, const char *text, size_t length, size_t from)
+{
+    while (from < length) {
+        const char *found = memmem(text + from, length - from, token->spelling,
+                                   token->spelling_length);
+        if (!found)
+            return SIZE_MAX;
+        size_t start = (size_t)(found - text), end = start + token->spelling_length;
+        if (!token->single_word)
+            return start;
+        uint32_t before = 0, after = 0;
+        bool word_before = utf8_decode_before(text, 0, start, &before) && codepoint_is_word(before);
+        bool word_after = utf8_decode((const uint8_t *)text + end, length - end, &after) &&
+                          codepoint_is_word(after);
+        if (!word_before && !word_after)
+            return start;
+        from = start + 1;
+    }
+    return SIZE_MAX;
 }
 
 /* Finds the leftmost added token at or after `from` (the longest one when
@@ -1435,11 +1712,8 @@ static long find_added_token(const tokenizer_t *t, bool allow_special, const cha
         const token_t *token = &t->tokens[t->added_ids[i]];
         if (token->special && !allow_special)
             continue;
-        if (next_start[i] < from) {
-            const char *found = memmem(text + from, length - from, token->spelling,
-                                       token->spelling_length);
-            next_start[i] = found ? (size_t)(found - text) : SIZE_MAX;
-        }
+        if (next_start[i] < from)
+            next_start[i] = find_occurrence(token, text, length, from);
         if (next_start[i] == SIZE_MAX)
             continue;
         if (next_start[i] < best_start ||
@@ -1453,28 +1727,20 @@ static long find_added_token(const tokenizer_t *t, bool allow_special, const cha
     return best;
 }
 
-int tokenizer_encode(const tokenizer_t *t, const char *text, size_t length, bool allow_special,
-                     token_buffer_t *out)
+static int encode_text(const tokenizer_t *t, const char *text, size_t length,
+                       bool allow_special, token_buffer_t *out)
 {
     encode_context_t context = {.tokenizer = t, .out = out, .cache = cache_get()};
-    size_t original_count = out->count;
     size_t *next_start = NULL;
-    int status = 0;
 
-    if (t->added_count == 0) {
-        status = encode_segment(&context, text, length);
-        goto done;
-    }
+    if (t->added_count == 0)
+        return encode_segment(&context, text, length);
     next_start = malloc(t->added_count * sizeof(*next_start));
-    if (!next_start) {
-        status = -1;
-        goto done;
-    }
-    for (size_t i = 0; i < t->added_count; i++) {
-        const token_t *token = &t->tokens[t->added_ids[i]];
-        const char *found = memmem(text, length, token->spelling, token->spelling_length);
-        next_start[i] = found ? (size_t)(found - text) : SIZE_MAX;
-    }
+    if (!next_start)
+        return -1;
+    for (size_t i = 0; i < t->added_count; i++)
+        next_start[i] = find_occurrence(&t->tokens[t->added_ids[i]], text, length, 0);
+    int status = 0;
     size_t cursor = 0;
     while (cursor < length && status == 0) {
         size_t position;
@@ -1484,21 +1750,133 @@ int tokenizer_encode(const tokenizer_t *t, const char *text, size_t length, bool
             status = encode_segment(&context, text + cursor, length - cursor);
             break;
         }
-        status = encode_segment(&context, text + cursor, position - cursor);
         uint32_t id = t->added_ids[index];
+        const token_t *token = &t->tokens[id];
+        size_t start = position, end = position + token->spelling_length;
+        uint32_t codepoint;
+        size_t step;
+        while (token->lstrip && start > cursor &&
+               (step = utf8_decode_before(text, cursor, start, &codepoint)) > 0 &&
+               codepoint_is_space(codepoint))
+            start -= step;
+        while (token->rstrip && end < length &&
+               (step = utf8_decode((const uint8_t *)text + end, length - end, &codepoint)) > 0 &&
+               codepoint_is_space(codepoint))
+            end += step;
+        status = encode_segment(&context, text + cursor, start - cursor);
         if (status == 0)
             status = token_buffer_push(out, id);
-        cursor = position + t->tokens[id].spelling_length;
+        cursor = end;
     }
-
-done:
     free(next_start);
-    if (status != 0) {
+    return status;
+}
+
+int tokenizer_encode(const tokenizer_t *t, const char *text, size_t length, bool allow_special,
+                     token_buffer_t *out)
+{
+    size_t original_count = out->count;
+    if (encode_text(t, text, length, allow_special, out) != 0) {
         out->count = original_count;
         log_error("tokenizer: encoding failed (out of memory or a regex error)");
         return -1;
     }
     return 0;
+}
+
+int tokenizer_encode_with_template(const tokenizer_t *t, const char *text, size_t length,
+                                   bool allow_special, token_buffer_t *out)
+{
+    size_t original_count = out->count;
+    size_t total = t->template_prefix + t->template_suffix;
+    if (token_buffer_reserve(out, out->count + total) != 0)
+        goto fail;
+    for (size_t i = 0; i < t->template_prefix; i++)
+        out->ids[out->count++] = t->template_ids[i];
+    if (encode_text(t, text, length, allow_special, out) != 0 ||
+        token_buffer_reserve(out, out->count + t->template_suffix) != 0)
+        goto fail;
+    for (size_t i = t->template_prefix; i < total; i++)
+        out->ids[out->count++] = t->template_ids[i];
+    return 0;
+
+fail:
+    out->count = original_count;
+    log_error("tokenizer: encoding failed (out of memory or a regex error)");
+    return -1;
+}
+
+/* ---- Batch encoding ------------------------------------------------------------------------- */
+
+typedef struct {
+    const tokenizer_t *tokenizer;
+    const char *const *texts;
+    const size_t *lengths;
+    size_t count;
+    bool allow_special;
+    token_buffer_t *outs;
+    atomic_size_t next;     /* next text to take */
+    atomic_int failed;
+} batch_job_t;
+
+static void *batch_worker(void *pointer)
+{
+    batch_job_t *job = pointer;
+    for (;;) {
+        size_t i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->count || atomic_load(&job->failed))
+            break;
+        if (tokenizer_encode(job->tokenizer, job->texts[i], job->lengths[i], job->allow_special,
+                             &job->outs[i]) != 0)
+            atomic_store(&job->failed, 1);
+    }
+    return NULL;
+}
+
+int tokenizer_encode_batch(const tokenizer_t *t, const char *const *texts,
+                           const size_t *lengths, size_t count, bool allow_special, int threads,
+                           token_buffer_t *outs)
+{
+    size_t *original = malloc((count ? count : 1) * sizeof(*original));
+    if (!original) {
+        log_error("tokenizer: out of memory encoding a batch of %zu texts", count);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        original[i] = outs[i].count;
+
+    batch_job_t job = {.tokenizer = t, .texts = texts, .lengths = lengths, .count = count,
+                       .allow_special = allow_special, .outs = outs};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, 0);
+    size_t helpers = threads > 1 ? (size_t)threads - 1 : 0;
+    if (helpers > count)
+        helpers = count ? count - 1 : 0;
+    pthread_t *ids = helpers ? malloc(helpers * sizeof(*ids)) : NULL;
+    size_t started = 0;
+    bool start_failed = helpers && !ids;
+    for (; started < helpers && !start_failed; started++) {
+        if (pthread_create(&ids[started], NULL, batch_worker, &job) != 0) {
+            start_failed = true;
+            break;
+        }
+    }
+    /* The caller's thread works too, so a failed start only slows the batch. */
+    batch_worker(&job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(ids[i], NULL);
+    free(ids);
+    if (start_failed)
+        log_warn("tokenizer: started %zu of %zu encoding threads", started + 1, helpers + 1);
+
+    int status = atomic_load(&job.failed) ? -1 : 0;
+    if (status != 0) {
+        for (size_t i = 0; i < count; i++)
+            outs[i].count = original[i];
+        log_error("tokenizer: encoding a batch of %zu texts failed", count);
+    }
+    free(original);
+    return status;
 }
 
 /* ---- Decoding -------------------------------------------------------------------------------- */

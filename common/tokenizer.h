@@ -2,7 +2,7 @@
  * Byte-level BPE tokenizer in the Hugging Face tokenizer.json format.
  *
  * Encoding follows GPT-2 and Hugging Face `tokenizers`: the text is split into
- * pieces by the GPT-2 pre-tokenization regex (see pretokenize.h), each piece's
+ * pieces by the pre-tokenization regex (GPT-2's by default, see pretokenize.h), each piece's
  * bytes are mapped to the GPT-2 byte-to-unicode alphabet of 256 symbols, and
  * merges are applied lowest rank first. Every byte sequence encodes, including
  * invalid UTF-8, and decodes back to exactly the same bytes.
@@ -22,6 +22,9 @@
 #include <stdint.h>
 
 #define TOKENIZER_EOT_TOKEN "<|endoftext|>"
+/* Chat turn markers (ChatML), added by `bpe-train --chat-tokens`. */
+#define TOKENIZER_IM_START_TOKEN "<|im_start|>"
+#define TOKENIZER_IM_END_TOKEN "<|im_end|>"
 
 typedef struct tokenizer tokenizer_t;
 
@@ -41,9 +44,11 @@ void token_buffer_free(token_buffer_t *buffer);
 
 /*
  * Loads a tokenizer.json file: model type "BPE" with vocab and merges (either
- * "a b" strings or ["a", "b"] pairs), pre_tokenizer ByteLevel or
- * Sequence[Split, ByteLevel], decoder ByteLevel, and added_tokens. Returns NULL
- * after logging the file and what is wrong or unsupported.
+ * "a b" strings or ["a", "b"] pairs), normalizer null or NFC, pre_tokenizer
+ * ByteLevel or Sequence[Split, ByteLevel], decoder ByteLevel, added_tokens
+ * (with lstrip, rstrip and single_word) and a TemplateProcessing
+ * post_processor. Returns NULL after logging the file and what is wrong or
+ * unsupported.
  */
 tokenizer_t *tokenizer_load(const char *path);
 
@@ -67,11 +72,33 @@ tokenizer_t *tokenizer_from_merges(const tokenizer_merge_t *merges, size_t merge
                                    const char *const *special_tokens, size_t special_count);
 
 /*
+ * tokenizer_from_merges with another pre-tokenization regex: NULL or
+ * PRETOKENIZE_GPT2_PATTERN give GPT-2's layout (ByteLevel with use_regex);
+ * any other pattern is written as Sequence[Split(pattern), ByteLevel], the
+ * layout of Llama 3's tokenizer.json. Returns NULL after logging a pattern
+ * that does not compile or a bad merge.
+ */
+tokenizer_t *tokenizer_from_merges_pattern(const tokenizer_merge_t *merges, size_t merge_count,
+                                           const char *const *special_tokens,
+                                           size_t special_count, const char *pattern);
+
+/*
  * Writes the tokenizer as Hugging Face tokenizer.json text (ByteLevel
  * pre-tokenizer, decoder and post-processor, BPE model, added tokens).
  * Returns a malloc'ed NUL-terminated string, or NULL when out of memory.
  */
 char *tokenizer_to_json(const tokenizer_t *t);
+
+/*
+ * Writes the byte-level vocabulary in tiktoken's format: one line per token,
+ * its bytes in base64, a space and its id as the rank, in id order; added
+ * tokens are left out (tiktoken takes them separately). tiktoken merges any
+ * adjacent pair whose joined bytes are a token, lowest id first, which gives
+ * the same ids as the merges when every token is built from the pair its
+ * merge names (always true of bpe-train's output in practice, see
+ * docs/tokenizer.md). Returns a malloc'ed string, or NULL when out of memory.
+ */
+char *tokenizer_to_tiktoken(const tokenizer_t *t);
 
 /* Writes tokenizer_to_json to `path` atomically. Returns 0 or -1 after logging. */
 int tokenizer_save(const tokenizer_t *t, const char *path);
@@ -111,6 +138,27 @@ void tokenizer_hash(const tokenizer_t *t, char out_hex[33]);
  */
 int tokenizer_encode(const tokenizer_t *t, const char *text, size_t length, bool allow_special,
                      token_buffer_t *out);
+
+/*
+ * tokenizer_encode, with the ids that the tokenizer.json post_processor's
+ * TemplateProcessing puts around a single text (Llama 3: <|begin_of_text|>
+ * in front). Without a template it gives what tokenizer_encode gives.
+ * Returns 0 or -1 after logging.
+ */
+int tokenizer_encode_with_template(const tokenizer_t *t, const char *text, size_t length,
+                                   bool allow_special, token_buffer_t *out);
+
+/*
+ * Encodes `count` texts on up to `threads` threads (1 or less: the caller's
+ * thread) and appends the ids of texts[i] to outs[i], exactly as
+ * tokenizer_encode would. Threads take texts in turn, so a batch of many
+ * documents of any sizes keeps all threads busy. Returns 0, or -1 after
+ * logging (out of memory, a regex error, or a thread that cannot start);
+ * on failure the buffers hold no new ids.
+ */
+int tokenizer_encode_batch(const tokenizer_t *t, const char *const *texts,
+                           const size_t *lengths, size_t count, bool allow_special, int threads,
+                           token_buffer_t *outs);
 
 /*
  * Decodes ids to bytes: a malloc'ed buffer with a NUL after the last byte,

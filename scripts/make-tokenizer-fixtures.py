@@ -7,6 +7,15 @@ Fixture mode (default) writes into tests/fixtures/tokenizer/:
   encodings.jsonl  held-out lines with the ids `tokenizers` gives them:
                    "ids" with special tokens encoded as plain text,
                    "ids_special" with special tokens recognized
+  STYLE.json and encodings-STYLE.jsonl for three layouts of published
+  tokenizer.json files, trained here on train.txt (nothing is downloaded):
+    gpt2-style   ByteLevel pre-tokenizer, merges as "a b" strings, added
+                 tokens with lstrip, rstrip and single_word
+    llama3-style Split(cl100k regex) + ByteLevel, ignore_merges, a
+                 TemplateProcessing post-processor that adds <|begin_of_text|>
+    qwen2-style  NFC normalizer, Split(Qwen2 regex, single digits) + ByteLevel,
+                 ChatML special tokens
+  Their records add "ids_template": ids with the post-processor applied.
 
 Compare mode checks that a tokenizer.json (e.g. one written by bpe-train)
 loads in `tokenizers` and gives the same ids as lmpipe's `tokenize`:
@@ -23,7 +32,8 @@ import os
 import random
 import sys
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
+                        pre_tokenizers, processors, trainers)
 import tokenizers
 
 SEED = 20240611
@@ -107,6 +117,25 @@ HELD_OUT = [
 ]
 
 
+CL100K_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+                r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+               r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+STYLE_VOCAB_SIZE = 1000
+STYLE_EXTRA_LINES = [
+    "The <mask> hides a word and  <mask>  again",
+    "cut<sep>   here and <sep>\tthere",
+    "hello world, hellothere, _hello, hello_, (hello) 你好hello",
+    "<|begin_of_text|>Hello<|end_of_text|>",
+    "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n",
+    "CASE: DON'T WON'T It'S JSONParser XMLHttpRequest",
+    "digits 1 12 123 1234 12345 123456 and 3.14159",
+    "composed \u00e9 and decomposed e\u0301, \u212b (angstrom sign) and A\u030a",
+    "Hangul jamo \u1100\u1161\u11a8 and syllable \uac01",
+    "line\r\nwindows\r\n\r\nbreaks and  \n  mixed \n\n spaces",
+]
+
+
 def make_sentence(rng):
     """Return one generated sentence: English, Chinese or mixed."""
     kind = rng.random()
@@ -156,10 +185,78 @@ def train_tokenizer(text_path):
 def encode_both(tokenizer, text):
     """Return (ids with special tokens as text, ids with special tokens recognized)."""
     tokenizer.encode_special_tokens = True
-    plain = tokenizer.encode(text).ids
+    plain = tokenizer.encode(text, add_special_tokens=False).ids
     tokenizer.encode_special_tokens = False
-    special = tokenizer.encode(text).ids
+    special = tokenizer.encode(text, add_special_tokens=False).ids
     return plain, special
+
+
+def train_style(style, text_path):
+    """Train a small tokenizer in the layout of a published tokenizer.json."""
+    if style == "gpt2-style":
+        pre = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        specials = [EOT]
+    else:
+        regex = CL100K_REGEX if style == "llama3-style" else QWEN2_REGEX
+        pre = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(regex), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        specials = (["<|begin_of_text|>", "<|end_of_text|>"] if style == "llama3-style"
+                    else [EOT, "<|im_start|>", "<|im_end|>"])
+    tokenizer = Tokenizer(models.BPE(ignore_merges=style == "llama3-style"))
+    tokenizer.pre_tokenizer = pre
+    tokenizer.decoder = decoders.ByteLevel()
+    if style == "qwen2-style":
+        tokenizer.normalizer = normalizers.NFC()
+    trainer = trainers.BpeTrainer(
+        vocab_size=STYLE_VOCAB_SIZE, min_frequency=2, special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train([text_path], trainer)
+    if style == "gpt2-style":
+        tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+        tokenizer.add_tokens([AddedToken("<mask>", lstrip=True, normalized=False),
+                              AddedToken("<sep>", rstrip=True, normalized=False),
+                              AddedToken("hello", single_word=True, normalized=False)])
+    elif style == "llama3-style":
+        bos = tokenizer.token_to_id("<|begin_of_text|>")
+        tokenizer.post_processor = processors.Sequence([
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                          pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+                                          special_tokens=[("<|begin_of_text|>", bos)])])
+    else:
+        tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tokenizer
+
+
+def save_style(tokenizer, style, path):
+    tokenizer.save(path)
+    if style == "gpt2-style":
+        # Published GPT-2 files keep the older "a b" form of the merges.
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        data["model"]["merges"] = [" ".join(pair) for pair in data["model"]["merges"]]
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+
+
+def make_style_fixtures(out_dir, text_path, held_out):
+    for style in ("gpt2-style", "llama3-style", "qwen2-style"):
+        path = os.path.join(out_dir, style + ".json")
+        save_style(train_style(style, text_path), style, path)
+        tokenizer = Tokenizer.from_file(path)
+        with open(os.path.join(out_dir, f"encodings-{style}.jsonl"), "w",
+                  encoding="utf-8") as f:
+            meta = {"tokenizers_version": tokenizers.__version__, "seed": SEED,
+                    "vocab_size": tokenizer.get_vocab_size()}
+            f.write(json.dumps({"meta": meta}) + "\n")
+            for line in STYLE_EXTRA_LINES + held_out:
+                plain, special = encode_both(tokenizer, line)
+                tokenizer.encode_special_tokens = False
+                template = tokenizer.encode(line, add_special_tokens=True).ids
+                record = {"text": line, "ids": plain, "ids_special": special,
+                          "ids_template": template}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def make_fixtures(out_dir):
@@ -171,14 +268,16 @@ def make_fixtures(out_dir):
     tokenizer = train_tokenizer(text_path)
     tokenizer.save(os.path.join(out_dir, "tokenizer.json"))
 
+    held_out = make_held_out(rng)
     with open(os.path.join(out_dir, "encodings.jsonl"), "w", encoding="utf-8") as f:
         meta = {"tokenizers_version": tokenizers.__version__, "seed": SEED,
                 "vocab_size": tokenizer.get_vocab_size()}
         f.write(json.dumps({"meta": meta}) + "\n")
-        for line in make_held_out(rng):
+        for line in held_out:
             plain, special = encode_both(tokenizer, line)
             record = {"text": line, "ids": plain, "ids_special": special}
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    make_style_fixtures(out_dir, text_path, held_out)
     print(f"wrote fixtures to {out_dir} with tokenizers {tokenizers.__version__}")
 
 

@@ -1,8 +1,11 @@
 /*
  * Tokenizer tests: ids identical to Hugging Face tokenizers on the committed
  * fixtures (made by scripts/make-tokenizer-fixtures.py), exact round trips of
- * arbitrary bytes, the streaming decoder, saving and reloading, thread safety
- * and rejected tokenizer.json files.
+ * arbitrary bytes, the streaming decoder, saving and reloading, thread safety,
+ * batch encoding, the tiktoken output and rejected tokenizer.json files. The
+ * same ids are required for small files in the layouts of GPT-2's, Llama 3's
+ * and Qwen2's published tokenizer.json (added-token options, ignore_merges,
+ * the BOS template, NFC, Split regexes).
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -363,6 +366,126 @@ static void test_threads_share_tokenizer(const tokenizer_t *t)
     }
 }
 
+/* Encoding a batch on three threads gives the same ids as one at a time. */
+static void test_batch_matches_single(const tokenizer_t *t)
+{
+    const char *texts[512];
+    size_t lengths[512];
+    token_buffer_t outs[512] = {{0}};
+    for (size_t i = 0; i < line_count; i++) {
+        texts[i] = lines[i].text;
+        lengths[i] = lines[i].length;
+        token_buffer_push(&outs[i], 7); /* ids are appended after what is there */
+    }
+    CHECK_INT_EQ(tokenizer_encode_batch(t, texts, lengths, line_count, false, 3, outs), 0);
+    size_t mismatches = 0;
+    for (size_t i = 0; i < line_count; i++) {
+        mismatches += outs[i].count != lines[i].id_count + 1 || outs[i].ids[0] != 7 ||
+                      memcmp(outs[i].ids + 1, lines[i].ids,
+                             lines[i].id_count * sizeof(uint32_t)) != 0;
+        token_buffer_free(&outs[i]);
+    }
+    CHECK_INT_EQ(mismatches, 0);
+    /* An empty batch and a batch with more threads than texts both work. */
+    CHECK_INT_EQ(tokenizer_encode_batch(t, texts, lengths, 0, false, 4, outs), 0);
+    CHECK_INT_EQ(tokenizer_encode_batch(t, texts, lengths, 1, false, 8, outs), 0);
+    CHECK(ids_equal(&outs[0], lines[0].ids, lines[0].id_count));
+    token_buffer_free(&outs[0]);
+}
+
+/* The tiktoken file lists every vocabulary token once: base64 of its bytes
+ * and its id, in id order, without the added tokens. */
+static void test_tiktoken_output(const tokenizer_t *t)
+{
+    char *text = tokenizer_to_tiktoken(t);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    size_t count = 0, bad = 0;
+    uint32_t previous = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *space = strchr(line, ' ');
+        uint32_t id = space ? (uint32_t)strtoul(space + 1, NULL, 10) : 0;
+        bad += !space || (count > 0 && id <= previous) || tokenizer_is_special(t, id);
+        previous = id;
+        count++;
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(count, tokenizer_vocab_size(t) - 1); /* all but <|endoftext|> */
+    free(text);
+    /* Known spellings: "!" is "IQ==" in base64, " the" (spelled "\u0120the") is "IHRoZQ==". */
+    text = tokenizer_to_tiktoken(t);
+    char expected[64];
+    snprintf(expected, sizeof(expected), "\nIQ== %lld\n", (long long)tokenizer_token_id(t, "!"));
+    bool first_line = text && strncmp(text, expected + 1, strlen(expected) - 1) == 0;
+    CHECK(text && (strstr(text, expected) || first_line));
+    int64_t the = tokenizer_token_id(t, "\xc4\xa0the");
+    snprintf(expected, sizeof(expected), "\nIHRoZQ== %lld\n", (long long)the);
+    CHECK(the >= 0 && text && strstr(text, expected));
+    free(text);
+}
+
+/* Checks one published-layout tokenizer against its encodings file: ids with
+ * special tokens as text, recognized, and with the post-processor template. */
+static void test_style(const char *style)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.json", TOKENIZER_FIXTURES, style);
+    tokenizer_t *t = tokenizer_load(path);
+    CHECK(t != NULL);
+    snprintf(path, sizeof(path), "%s/encodings-%s.jsonl", TOKENIZER_FIXTURES, style);
+    FILE *file = fopen(path, "r");
+    CHECK(file != NULL);
+    if (!t || !file) {
+        tokenizer_free(t);
+        if (file)
+            fclose(file);
+        return;
+    }
+    static const char *const kinds[] = {"ids", "ids_special", "ids_template"};
+    token_buffer_t buffer = {0};
+    char *line = NULL;
+    size_t capacity = 0, records = 0, mismatches = 0;
+    ssize_t length;
+    while ((length = getline(&line, &capacity, file)) > 0) {
+        json_error_t error;
+        json_t *record = json_loadb(line, (size_t)length, 0, &error);
+        const json_t *text = json_object_get(record, "text");
+        if (!json_is_string(text)) {
+            json_decref(record);
+            continue;
+        }
+        records++;
+        for (int kind = 0; kind < 3; kind++) {
+            size_t expected_count;
+            uint32_t *expected = read_ids(json_object_get(record, kinds[kind]), &expected_count);
+            token_buffer_clear(&buffer);
+            int status = kind == 2 ? tokenizer_encode_with_template(
+                                         t, json_string_value(text), json_string_length(text),
+                                         true, &buffer)
+                                   : tokenizer_encode(t, json_string_value(text),
+                                                      json_string_length(text), kind == 1,
+                                                      &buffer);
+            CHECK_INT_EQ(status, 0);
+            if (!ids_equal(&buffer, expected, expected_count)) {
+                mismatches++;
+                fprintf(stderr, "%s: %s of \"%.60s\" differ\n", style, kinds[kind],
+                        json_string_value(text));
+                print_ids("expected", expected, expected_count);
+                print_ids("actual", buffer.ids, buffer.count);
+            }
+            free(expected);
+        }
+        json_decref(record);
+    }
+    free(line);
+    fclose(file);
+    CHECK(records >= 200);
+    CHECK_INT_EQ(mismatches, 0);
+    token_buffer_free(&buffer);
+    tokenizer_free(t);
+}
+
 /* A minimal byte-level tokenizer.json with one merge, for the error cases. */
 static char *small_json(const char *model_extra, const char *merges, const char *pre_tokenizer)
 {
@@ -483,7 +606,12 @@ int main(void)
         test_lookups(t);
         test_save_and_reload(t);
         test_threads_share_tokenizer(t);
+        test_batch_matches_single(t);
+        test_tiktoken_output(t);
     }
+    test_style("gpt2-style");
+    test_style("llama3-style");
+    test_style("qwen2-style");
     test_rejects_bad_files();
     test_split_pre_tokenizer();
     tokenizer_free(t);

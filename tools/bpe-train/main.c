@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "bpe_train.h"
 #include "cli.h"
 #include "docio.h"
 #include "log.h"
 #include "outdir.h"
+#include "pretokenize.h"
 #include "stage.h"
 #include "stats.h"
 #include "tokenizer.h"
@@ -23,6 +25,11 @@ typedef struct {
     int64_t min_frequency;
     int64_t max_token_bytes;
     int64_t sample_bytes;
+    double sample_rate;
+    char *pattern;        /* a built-in pattern's name or a regex */
+    const char *regex;    /* the pattern's regex */
+    bool chat_tokens;
+    bool tiktoken;
     char *special_tokens; /* comma-separated */
     char **special_list;  /* split form */
     size_t special_count;
@@ -32,7 +39,7 @@ typedef struct {
 static int split_special_tokens(train_settings_t *settings)
 {
     const char *text = settings->special_tokens ? settings->special_tokens : "";
-    size_t capacity = 1;
+    size_t capacity = 3;
     for (const char *c = text; *c; c++)
         capacity += *c == ',';
     settings->special_list = calloc(capacity, sizeof(char *));
@@ -51,6 +58,19 @@ static int split_special_tokens(train_settings_t *settings)
         if (!settings->special_list[settings->special_count++])
             return -1;
         start = end ? end + 1 : start + length;
+    }
+    if (settings->chat_tokens) {
+        static const char *const chat[] = {TOKENIZER_IM_START_TOKEN, TOKENIZER_IM_END_TOKEN};
+        for (size_t i = 0; i < 2; i++) {
+            bool listed = false;
+            for (size_t j = 0; j < settings->special_count; j++)
+                listed |= strcmp(settings->special_list[j], chat[i]) == 0;
+            if (listed)
+                continue;
+            settings->special_list[settings->special_count] = strdup(chat[i]);
+            if (!settings->special_list[settings->special_count++])
+                return -1;
+        }
     }
     return 0;
 }
@@ -82,6 +102,23 @@ static int parse_options(cli_program_t *program, train_settings_t *settings, int
     }
     if (split_special_tokens(settings) != 0)
         return CLI_USAGE_ERROR;
+    const char *pattern = settings->pattern && settings->pattern[0] ? settings->pattern : "gpt2";
+    settings->regex = pretokenize_named_pattern(pattern);
+    if (!settings->regex) {
+        /* Not a built-in name: a regex, which must compile. */
+        pretokenizer_t *check = pretokenizer_create(pattern);
+        if (!check) {
+            log_error("invalid pattern \"%s\": give gpt2, cl100k, llama3, o200k or a PCRE2 "
+                      "regex", pattern);
+            return CLI_USAGE_ERROR;
+        }
+        pretokenizer_free(check);
+        settings->regex = pattern;
+    }
+    if (settings->tiktoken && !doc_output_is_folder(stage->output)) {
+        log_error("--tiktoken needs a folder output: give -o FOLDER");
+        return CLI_USAGE_ERROR;
+    }
     if ((uint64_t)settings->vocab_size < 256 + settings->special_count) {
         log_error("vocab-size %lld is too small: it must hold the 256 byte tokens and %zu "
                   "special tokens", (long long)settings->vocab_size, settings->special_count);
@@ -109,20 +146,29 @@ static bpe_word_counts_t *count_words(const cli_program_t *program,
     doc_reader_t *reader = doc_reader_open(&stage->inputs, 0, 1);
     if (!reader)
         return NULL;
-    bpe_counter_t *counter = bpe_counter_start((int)stage->threads,
-                                               (const char *const *)settings->special_list,
-                                               settings->special_count);
+    bpe_counter_t *counter = bpe_counter_start_pattern((int)stage->threads,
+                                                       (const char *const *)settings->special_list,
+                                                       settings->special_count, settings->regex);
     if (!counter) {
         doc_reader_close(reader);
         return NULL;
     }
 
     uint64_t remaining = settings->sample_bytes > 0 ? (uint64_t)settings->sample_bytes : UINT64_MAX;
+    /* A document is sampled when the hash of its text falls below the rate,
+     * so the sample depends only on the texts, not on their order or files. */
+    uint64_t rate_limit = settings->sample_rate >= 1.0
+                              ? UINT64_MAX
+                              : (uint64_t)(settings->sample_rate * 18446744073709551616.0);
     doc_t doc;
     doc_init(&doc);
     int status = 0;
     while (remaining > 0 && doc_reader_next(reader, &doc, stats) == 1) {
         stats_record_in(stats, doc.text_length);
+        if (rate_limit != UINT64_MAX && XXH3_64bits(doc.text, doc.text_length) >= rate_limit) {
+            stats_record_dropped(stats, "not_sampled");
+            continue;
+        }
         size_t length = doc.text_length;
         if (length > remaining) {
             length = utf8_prefix_length(doc.text, (size_t)remaining);
@@ -151,8 +197,9 @@ static bpe_word_counts_t *count_words(const cli_program_t *program,
 }
 
 /* Writes tokenizer.json, stats and the manifest into an output folder. */
-static int write_folder(const cli_program_t *program, const outdir_identity_t *identity,
-                        const tokenizer_t *tokenizer, const stats_t *stats)
+static int write_folder(const cli_program_t *program, const train_settings_t *settings,
+                        const outdir_identity_t *identity, const tokenizer_t *tokenizer,
+                        const stats_t *stats)
 {
     outdir_t *outdir = outdir_open(program->stage->output, identity);
     if (!outdir)
@@ -173,6 +220,21 @@ static int write_folder(const cli_program_t *program, const outdir_identity_t *i
     if (outdir_commit_text(outdir, writer, "tokenizer.json", tokenizer_vocab_size(tokenizer))) {
         outdir_abort(outdir);
         return -1;
+    }
+    if (settings->tiktoken) {
+        char *ranks = tokenizer_to_tiktoken(tokenizer);
+        writer = ranks ? outdir_create_text(outdir, "tokenizer.tiktoken", TEXT_PLAIN) : NULL;
+        if (!writer || text_writer_write(writer, ranks, strlen(ranks)) != 0 ||
+            outdir_commit_text(outdir, writer, "tokenizer.tiktoken",
+                               tokenizer_vocab_size(tokenizer)) != 0) {
+            log_error("%s: writing tokenizer.tiktoken failed", program->stage->output);
+            if (writer)
+                text_writer_abort(writer);
+            free(ranks);
+            outdir_abort(outdir);
+            return -1;
+        }
+        free(ranks);
     }
 
     char value[64];
@@ -214,6 +276,7 @@ static int run_training(const cli_program_t *program, const train_settings_t *se
         .max_token_bytes = (uint32_t)settings->max_token_bytes,
         .special_tokens = (const char *const *)settings->special_list,
         .special_count = settings->special_count,
+        .pattern = settings->regex,
     };
     tokenizer_t *tokenizer = bpe_train(counts, &options);
     bpe_word_counts_free(counts);
@@ -224,7 +287,7 @@ static int run_training(const cli_program_t *program, const train_settings_t *se
         stats_count(&stats, "vocab_size", tokenizer_vocab_size(tokenizer));
         const char *output = program->stage->output;
         if (doc_output_is_folder(output))
-            status = write_folder(program, identity, tokenizer, &stats) == 0 ? 0 : 1;
+            status = write_folder(program, settings, identity, tokenizer, &stats) == 0 ? 0 : 1;
         else if (tokenizer_save(tokenizer, output) == 0 &&
                  stage_write_stats(program, &stats, NULL) == 0)
             status = 0;
@@ -241,7 +304,7 @@ int main(int argc, char **argv)
     log_init("bpe-train");
     train_settings_t settings = {
         .vocab_size = 8192, .min_frequency = 2, .max_token_bytes = 0, .sample_bytes = 0,
-        .special_tokens = TOKENIZER_EOT_TOKEN,
+        .sample_rate = 1.0, .pattern = "gpt2", .special_tokens = TOKENIZER_EOT_TOKEN,
     };
     cli_option_t options[] = {
         {"vocab-size", 0, CLI_INT, &settings.vocab_size, "N", "tokens",
@@ -257,6 +320,18 @@ int main(int argc, char **argv)
         {"sample-bytes", 0, CLI_INT, &settings.sample_bytes, "N", "bytes",
          "train on the first N bytes of document text in input order; 0 means all",
          CLI_SETTING, 0, 1e18},
+        {"sample-rate", 0, CLI_DOUBLE, &settings.sample_rate, "R", NULL,
+         "train on the documents whose text hash falls in the first R of the range "
+         "(deterministic, order-independent); 1 means all", CLI_SETTING, 1e-9, 1},
+        {"pattern", 0, CLI_STRING, &settings.pattern, "NAME|REGEX", NULL,
+         "pre-tokenization: gpt2, cl100k (also llama3), o200k, or a PCRE2 regex",
+         CLI_SETTING, 0, 0},
+        {"chat-tokens", 0, CLI_FLAG, &settings.chat_tokens, NULL, NULL,
+         "also add the special tokens " TOKENIZER_IM_START_TOKEN " and "
+         TOKENIZER_IM_END_TOKEN, CLI_SETTING, 0, 0},
+        {"tiktoken", 0, CLI_FLAG, &settings.tiktoken, NULL, NULL,
+         "also write tokenizer.tiktoken (tiktoken's base64 rank format) into the folder", 0, 0,
+         0},
         {0},
     };
     cli_stage_t stage = {.threads = 1};
@@ -265,7 +340,7 @@ int main(int argc, char **argv)
         .summary = "train a byte-level BPE tokenizer (Hugging Face tokenizer.json)",
         .usage = "[options] INPUT... -o OUTPUT",
         .description = "Reads documents (JSON Lines files, finished folders or - for standard "
-                       "input), counts GPT-2 pre-tokenized words (--threads workers) and learns "
+                       "input), counts pre-tokenized words (--threads workers) and learns "
                        "merges. OUTPUT is a folder (tokenizer.json, stats.json and a manifest; "
                        "skipped when up to date unless --force) or a file ending in .json.",
         .options = options,

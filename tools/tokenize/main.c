@@ -25,9 +25,24 @@ typedef struct {
     bool allow_special;
 } tokenize_settings_t;
 
+/* Texts waiting to be encoded together on the worker threads. */
+enum { BATCH_MAX_BYTES = 8 << 20, BATCH_MAX_TEXTS = 8192 };
+
+typedef struct {
+    char *bytes;          /* the texts back to back */
+    size_t used, capacity;
+    size_t *offsets;      /* start of each text in bytes, and one past the last */
+    size_t count;
+    const char **texts;   /* pointers made at encoding time */
+    size_t *lengths;
+    token_buffer_t *outs;
+} text_batch_t;
+
 typedef struct {
     const tokenizer_t *tokenizer;
     text_writer_t *writer;
+    int threads;
+    text_batch_t batch;
     token_buffer_t ids;
     char *line;           /* formatted output line */
     size_t line_capacity;
@@ -57,8 +72,8 @@ static int parse_options(cli_program_t *program, tokenize_settings_t *settings, 
     }
     if (stage->inputs.count == 0)
         cli_string_list_push(&stage->inputs, "-");
-    if (stage->threads > 1)
-        log_info("tokenize runs on one thread; --threads %lld is ignored",
+    if (stage->threads > 1 && settings->decode)
+        log_info("decoding runs on one thread; --threads %lld applies to encoding",
                  (long long)stage->threads);
     return CLI_CONTINUE;
 }
@@ -78,39 +93,101 @@ static size_t format_id(char *out, uint32_t id)
     return count;
 }
 
-/* Writes the run's ids as one line of decimal numbers. */
-static int write_id_line(tokenize_run_t *run)
+/* Writes `ids` as one line of decimal numbers. */
+static int write_id_line(tokenize_run_t *run, const token_buffer_t *ids)
 {
-    size_t needed = run->ids.count * 11 + 2;
+    size_t needed = ids->count * 11 + 2;
     if (needed > run->line_capacity) {
         char *grown = realloc(run->line, needed);
         if (!grown) {
-            log_error("out of memory formatting %zu ids", run->ids.count);
+            log_error("out of memory formatting %zu ids", ids->count);
             return -1;
         }
         run->line = grown;
         run->line_capacity = needed;
     }
     size_t used = 0;
-    for (size_t i = 0; i < run->ids.count; i++) {
+    for (size_t i = 0; i < ids->count; i++) {
         if (i > 0)
             run->line[used++] = ' ';
-        used += format_id(run->line + used, run->ids.ids[i]);
+        used += format_id(run->line + used, ids->ids[i]);
     }
     run->line[used++] = '\n';
     return text_writer_write(run->writer, run->line, used);
 }
 
+static void batch_free(text_batch_t *batch)
+{
+    for (size_t i = 0; i < BATCH_MAX_TEXTS; i++) {
+        if (batch->outs)
+            token_buffer_free(&batch->outs[i]);
+    }
+    free(batch->bytes);
+    free(batch->offsets);
+    free(batch->texts);
+    free(batch->lengths);
+    free(batch->outs);
+}
+
+/* Encodes the queued texts on the run's threads and writes their lines in
+ * input order. */
+static int flush_batch(tokenize_run_t *run, const tokenize_settings_t *settings)
+{
+    text_batch_t *batch = &run->batch;
+    if (batch->count == 0)
+        return 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        batch->texts[i] = batch->bytes + batch->offsets[i];
+        batch->lengths[i] = batch->offsets[i + 1] - batch->offsets[i];
+        token_buffer_clear(&batch->outs[i]);
+    }
+    if (tokenizer_encode_batch(run->tokenizer, batch->texts, batch->lengths, batch->count,
+                               settings->allow_special, run->threads, batch->outs) != 0)
+        return -1;
+    int status = 0;
+    for (size_t i = 0; i < batch->count && status == 0; i++) {
+        run->records++;
+        run->bytes += batch->lengths[i];
+        run->tokens += batch->outs[i].count;
+        status = write_id_line(run, &batch->outs[i]);
+    }
+    batch->count = 0;
+    batch->used = 0;
+    return status;
+}
+
+/* Queues one text (copied) for encoding; full batches are encoded at once. */
 static int encode_text(tokenize_run_t *run, const tokenize_settings_t *settings,
                        const char *text, size_t length)
 {
-    token_buffer_clear(&run->ids);
-    if (tokenizer_encode(run->tokenizer, text, length, settings->allow_special, &run->ids) != 0)
-        return -1;
-    run->records++;
-    run->bytes += length;
-    run->tokens += run->ids.count;
-    return write_id_line(run);
+    text_batch_t *batch = &run->batch;
+    if (!batch->offsets) {
+        batch->offsets = calloc(BATCH_MAX_TEXTS + 1, sizeof(*batch->offsets));
+        batch->texts = calloc(BATCH_MAX_TEXTS, sizeof(*batch->texts));
+        batch->lengths = calloc(BATCH_MAX_TEXTS, sizeof(*batch->lengths));
+        batch->outs = calloc(BATCH_MAX_TEXTS, sizeof(*batch->outs));
+        if (!batch->offsets || !batch->texts || !batch->lengths || !batch->outs) {
+            log_error("out of memory queuing texts");
+            return -1;
+        }
+    }
+    if (batch->used + length > batch->capacity) {
+        size_t capacity = 2 * batch->capacity + length + 4096;
+        char *grown = realloc(batch->bytes, capacity);
+        if (!grown) {
+            log_error("out of memory queuing a text of %zu bytes", length);
+            return -1;
+        }
+        batch->bytes = grown;
+        batch->capacity = capacity;
+    }
+    memcpy(batch->bytes + batch->used, text, length);
+    batch->offsets[batch->count] = batch->used;
+    batch->used += length;
+    batch->offsets[++batch->count] = batch->used;
+    if (batch->count == BATCH_MAX_TEXTS || batch->used >= BATCH_MAX_BYTES)
+        return flush_batch(run, settings);
+    return 0;
 }
 
 static int encode_documents(tokenize_run_t *run, const cli_program_t *program,
@@ -127,6 +204,8 @@ static int encode_documents(tokenize_run_t *run, const cli_program_t *program,
     int status = 0;
     while (status == 0 && doc_reader_next(reader, &doc, &stats) == 1)
         status = encode_text(run, settings, doc.text, doc.text_length);
+    if (status == 0)
+        status = flush_batch(run, settings);
     doc_clear(&doc);
     if (status == 0 && doc_reader_file_count(reader) > 0 &&
         doc_reader_failed_files(reader) >= doc_reader_file_count(reader)) {
@@ -164,7 +243,7 @@ static int encode_lines(tokenize_run_t *run, const cli_program_t *program,
         if (status != 0 || got < 0)
             return -1;
     }
-    return 0;
+    return flush_batch(run, settings);
 }
 
 /* Parses one line of ids into run->ids; logs the file, line and bad value. */
@@ -242,6 +321,7 @@ static int run_tokenize(const cli_program_t *program, const tokenize_settings_t 
     if (!tokenizer)
         return 1;
     run.tokenizer = tokenizer;
+    run.threads = (int)program->stage->threads;
     const char *output = program->stage->output ? program->stage->output : "-";
     run.writer = text_writer_open(output, text_compression_from_path(output), 0);
     int status = run.writer ? 0 : -1;
@@ -265,6 +345,7 @@ static int run_tokenize(const cli_program_t *program, const tokenize_settings_t 
                  (unsigned long long)run.tokens, run.bytes / 1e6, seconds,
                  seconds > 0 ? run.bytes / 1e6 / seconds : 0.0);
     token_buffer_free(&run.ids);
+    batch_free(&run.batch);
     free(run.line);
     tokenizer_free(tokenizer);
     return status == 0 ? 0 : 1;
@@ -293,7 +374,8 @@ int main(int argc, char **argv)
         .summary = "encode documents or text to token ids, or decode ids to text",
         .usage = "-t TOKENIZER [options] [INPUT...] [-o OUTPUT]",
         .description = "Encoding prints one line of space-separated ids per document (or per "
-                       "line with --text). --decode reads such lines and prints the text of "
+                       "line with --text), encoded in batches on --threads threads. --decode "
+                       "reads such lines and prints the text of "
                        "each on one line. Inputs default to standard input; OUTPUT to "
                        "standard output.",
         .options = options,
