@@ -2,14 +2,141 @@
  * train: trains a GPT-2 or Llama model on token shards and writes Hugging Face layout
  * checkpoints, a step log and final metrics. See docs/model.md.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "kernels.h"
 #include "log.h"
 #include "optimizer.h"
 #include "trainer.h"
+
+/* How this process takes part in a data-parallel run. */
+typedef struct {
+    int64_t nproc;             /* local workers that --nproc starts */
+    int64_t rank;              /* -1: not given */
+    int64_t world_size;        /* 0: not given */
+    char *rendezvous;
+    double heartbeat_seconds;
+    pid_t *children;           /* --nproc: ranks 1..nproc-1 */
+} workers_t;
+
+static int check_workers(const workers_t *w)
+{
+    bool by_hand = w->rank >= 0 || w->world_size > 0 || w->rendezvous;
+    if (w->nproc > 1 && by_hand) {
+        log_error("--nproc starts its own ranks; drop --rank, --world-size and --rendezvous");
+        return CLI_USAGE_ERROR;
+    }
+    if (by_hand && (w->rank < 0 || w->world_size < 1 || !w->rendezvous)) {
+        log_error("a rank started by hand needs --rank R, --world-size N and --rendezvous "
+                  "ADDRESS (tcp://127.0.0.1:PORT or ipc://PATH), all three");
+        return CLI_USAGE_ERROR;
+    }
+    if (by_hand && w->rank >= w->world_size) {
+        log_error("--rank %lld is outside --world-size %lld; ranks run from 0 to N-1",
+                  (long long)w->rank, (long long)w->world_size);
+        return CLI_USAGE_ERROR;
+    }
+    return CLI_CONTINUE;
+}
+
+/* Returns a free TCP port on 127.0.0.1, or -1. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &size) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/*
+ * Joins the ranks of this run. With --nproc N this process forks ranks
+ * 1..N-1 (before any compute thread starts) and stays rank 0; every rank
+ * then gets a share of --threads. Returns NULL after logging.
+ */
+static comm_t *join_workers(workers_t *w, int64_t *threads)
+{
+    if (w->nproc <= 1 && !w->rendezvous)
+        return comm_single();
+    char address[64];
+    int rank = (int)w->rank, world = (int)w->world_size;
+    if (w->nproc > 1) {
+        int port = free_port();
+        if (port < 0) {
+            log_error("no free TCP port on 127.0.0.1 for the rendezvous of --nproc");
+            return NULL;
+        }
+        snprintf(address, sizeof address, "tcp://127.0.0.1:%d", port);
+        world = (int)w->nproc;
+        rank = 0;
+        w->children = calloc((size_t)world, sizeof *w->children);
+        fflush(NULL);
+        for (int r = 1; r < world && rank == 0; r++) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                log_error("cannot start rank %d: fork failed", r);
+                return NULL;
+            }
+            if (pid == 0) {
+                rank = r;
+                free(w->children);
+                w->children = NULL;
+            } else {
+                w->children[r] = pid;
+            }
+        }
+        *threads = *threads / world > 0 ? *threads / world : 1;
+    } else {
+        snprintf(address, sizeof address, "%s", w->rendezvous);
+    }
+    if (rank != 0)
+        log_set_level(log_get_level() < LOG_LEVEL_WARN ? log_get_level() : LOG_LEVEL_WARN);
+    rendezvous_options_t options = {.address = w->nproc > 1 ? address : w->rendezvous,
+                                    .rank = rank, .world_size = world,
+                                    .heartbeat_seconds = w->heartbeat_seconds};
+    rendezvous_t *group = rendezvous_join(&options);
+    if (!group)
+        return NULL;
+    if (rank == 0)
+        log_info("%d data-parallel ranks joined at %s", world, options.address);
+    return comm_from_rendezvous(group);
+}
+
+/* --nproc: waits for ranks 1..N-1. Returns 0 when all ended well. */
+static int wait_workers(const workers_t *w)
+{
+    int failed = 0;
+    for (int r = 1; w->children && r < w->nproc; r++) {
+        int status;
+        if (!w->children[r] || waitpid(w->children[r], &status, 0) < 0)
+            continue;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            continue;
+        if (WIFSIGNALED(status))
+            log_error("rank %d (pid %d) was killed by signal %d", r, (int)w->children[r],
+                      WTERMSIG(status));
+        else
+            log_error("rank %d (pid %d) failed with exit status %d", r, (int)w->children[r],
+                      WEXITSTATUS(status));
+        failed = 1;
+    }
+    return failed;
+}
 
 static int check_settings(const cli_program_t *program, const train_settings_t *settings)
 {
@@ -71,6 +198,7 @@ int main(int argc, char **argv)
         .schedule = "cosine",
         .decay_fraction = 0.2,
     };
+    workers_t workers = {.nproc = 1, .rank = -1, .heartbeat_seconds = 30};
     cli_option_t options[] = {
         {"model-config", 0, CLI_STRING, &settings.model_config_path, "FILE", NULL,
          "YAML model config: n_layer, n_head, n_embd, n_ctx (see configs/models/)", 0, 0, 0},
@@ -133,6 +261,21 @@ int main(int argc, char **argv)
         {"peak-gflops", 0, CLI_DOUBLE, &settings.peak_gflops, "G", NULL,
          "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
          1e9},
+        {"nproc", 0, CLI_INT, &workers.nproc, "N", "processes",
+         "start N data-parallel ranks on this machine (rendezvous on 127.0.0.1); --threads "
+         "is shared among them",
+         0, 1, 4096},
+        {"rank", 0, CLI_INT, &workers.rank, "R", NULL,
+         "this process's rank in a run started by hand or by srun (with --world-size and "
+         "--rendezvous)",
+         0, 0, 1e6},
+        {"world-size", 0, CLI_INT, &workers.world_size, "N", "ranks",
+         "ranks in a run started by hand or by srun", 0, 1, 1e6},
+        {"rendezvous", 0, CLI_STRING, &workers.rendezvous, "ADDRESS", NULL,
+         "rank 0 binds it, the others connect: tcp://127.0.0.1:PORT or ipc://PATH", 0, 0, 0},
+        {"heartbeat-timeout", 0, CLI_DOUBLE, &workers.heartbeat_seconds, "SECONDS", NULL,
+         "a rank that answers no heartbeat for this long is lost and stops the run", 0, 1,
+         3600},
         {0},
     };
     cli_stage_t stage = {.threads = sysconf(_SC_NPROCESSORS_ONLN)};
@@ -153,13 +296,27 @@ int main(int argc, char **argv)
     int parsed = cli_parse(&program, argc, argv);
     if (parsed == CLI_CONTINUE)
         parsed = check_settings(&program, &settings);
+    if (parsed == CLI_CONTINUE)
+        parsed = check_workers(&workers);
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
         return parsed == CLI_EXIT_OK ? 0 : 2;
     }
 
-    kernels_set_threads((int)stage.threads);
-    int status = trainer_run(&program, &settings, stage.inputs.items[0], stage.output);
+    comm_t *comm = join_workers(&workers, &stage.threads);
+    int status = -1;
+    if (comm) {
+        kernels_set_threads((int)stage.threads);
+        status = trainer_run(&program, &settings, stage.inputs.items[0], stage.output, comm);
+    }
+    comm_close(comm);
+    /* Ranks forked for a group that never formed would wait out the join time. */
+    for (int r = 1; !comm && workers.children && r < workers.nproc; r++)
+        if (workers.children[r] > 0)
+            kill(workers.children[r], SIGTERM);
+    if (wait_workers(&workers) != 0)
+        status = -1;
+    free(workers.children);
     cli_free(&program);
     return status == 0 ? 0 : 1;
 }

@@ -8,6 +8,11 @@
  * needs: weights, AdamW moments and trainer_state.json with the data position.
  * After initialization no random numbers are drawn (no dropout), so the data
  * position is the only state a resume has to restore.
+ *
+ * With several ranks (comm.h) each rank reads its own windows of the train
+ * split, the gradients are summed across the ranks before clipping and the
+ * step, and every rank applies the same update. Rank 0 alone evaluates,
+ * writes the step log, the checkpoints, the metrics and the manifest.
  */
 #include "trainer.h"
 
@@ -18,6 +23,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "comm.h"
 #include "dataloader.h"
 #include "kernels.h"
 #include "log.h"
@@ -34,6 +40,8 @@ typedef struct {
     const cli_program_t *program;
     const char *shard_folder;
     const char *output;
+    comm_t *comm;
+    bool is_root;                /* rank 0: evaluates and writes the outputs */
     char *tokenizer_path;        /* NULL when there is none */
     int64_t eot_id;
     char tokenizer_hash[33];
@@ -161,7 +169,8 @@ static int open_data(trainer_t *tr)
         return -1;
     }
     uint64_t seed = (uint64_t)s->seed;
-    tr->train = dataloader_open(tr->shard_folder, "train", tr->b, tr->t, seed, 0, 1);
+    tr->train = dataloader_open(tr->shard_folder, "train", tr->b, tr->t, seed,
+                                comm_rank(tr->comm), comm_world_size(tr->comm));
     tr->val = tr->train ? dataloader_open(tr->shard_folder, "val", tr->b, tr->t, seed, 0, 1)
                         : NULL;
     if (!tr->train || !tr->val)
@@ -246,6 +255,8 @@ static int resume(trainer_t *tr)
                   path, state.tokenizer_hash, tr->tokenizer_hash);
         goto done;
     }
+    /* The checkpoint holds rank 0's position; every rank is at the same one. */
+    state.train_loader.rank = comm_rank(tr->comm);
     if (dataloader_set_state(tr->train, &state.train_loader) != 0)
         goto done;
     tr->start_step = state.step;
@@ -383,6 +394,12 @@ static int accumulate_gradients(trainer_t *tr, double *mean_loss)
             return -1;
     for (int64_t i = 0; i < k * n; i++)
         scored += tr->targets[i] >= 0;
+    /* The weight is one over the scored tokens of all ranks, so the sum of
+     * the ranks' gradients is the gradient of the mean over all tokens. */
+    double all_scored = (double)scored;
+    if (comm_all_reduce(tr->comm, &all_scored, 1, COMM_FLOAT64, COMM_SUM) != 0)
+        return -1;
+    scored = (int64_t)all_scored;
     float weight = scored ? 1.0f / (float)scored : 0.0f;
     double total = 0.0;
     model_zero_grads(&tr->model);
@@ -393,6 +410,10 @@ static int accumulate_gradients(trainer_t *tr, double *mean_loss)
         if (model_backward_weighted(&tr->model, weight) != 0)
             return -1;
     }
+    if (comm_all_reduce(tr->comm, tr->model.grads, (size_t)tr->model.param_count, COMM_FLOAT32,
+                        COMM_SUM) != 0 ||
+        comm_all_reduce(tr->comm, &total, 1, COMM_FLOAT64, COMM_SUM) != 0)
+        return -1;
     *mean_loss = scored ? total / (double)scored : 0.0;
     return 0;
 }
@@ -433,11 +454,14 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
 
         int64_t done = step + 1;
         double elapsed = tr->elapsed_before + time_now_seconds() - run_start;
-        double tokens_per_second = (double)s->grad_accum * tr->b * tr->t / seconds;
+        double tokens_per_second =
+            (double)s->grad_accum * tr->b * tr->t * comm_world_size(tr->comm) / seconds;
         *last_loss = tr->model.mean_loss;
         double mfu = tokens_per_second * flops_per_token(tr) / (tr->peak_gflops * 1e9);
         train_log_step_t entry = {done, tr->model.mean_loss, lr, norm, tokens_per_second, elapsed,
                                   mfu, skipped};
+        if (!tr->is_root)
+            continue;
         train_log_step(&tr->log, &entry);
         log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s "
                  "| MFU %.1f%%",
@@ -523,7 +547,8 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
     stats_init(&stats, "train");
     stats_count(&stats, "steps", (uint64_t)tr->settings->steps);
     stats_count(&stats, "train_tokens",
-                (uint64_t)tr->settings->steps * tr->settings->grad_accum * tr->b * tr->t);
+                (uint64_t)tr->settings->steps * tr->settings->grad_accum * tr->b * tr->t *
+                    (uint64_t)comm_world_size(tr->comm));
     stats_count(&stats, "val_tokens", metrics.val_tokens);
     int status = stage_write_stats(tr->program, &stats, tr->outdir);
     stats_free(&stats);
@@ -551,7 +576,11 @@ static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
         return -1;
     if (tr->program->stage->force || tr->settings->resume)
         return 0;
-    return outdir_is_current(tr->output, identity) ? 1 : 0;
+    /* Rank 0's view of the output folder decides for every rank. */
+    double current = tr->is_root && outdir_is_current(tr->output, identity) ? 1.0 : 0.0;
+    if (comm_broadcast(tr->comm, &current, sizeof current, 0) != 0)
+        return -1;
+    return current == 1.0 ? 1 : 0;
 }
 
 static void trainer_free(trainer_t *tr)
@@ -571,10 +600,10 @@ static void trainer_free(trainer_t *tr)
 }
 
 int trainer_run(const cli_program_t *program, const train_settings_t *settings,
-                const char *shard_folder, const char *output)
+                const char *shard_folder, const char *output, comm_t *comm)
 {
     trainer_t tr = {.settings = settings, .program = program, .shard_folder = shard_folder,
-                    .output = output};
+                    .output = output, .comm = comm, .is_root = comm_rank(comm) == 0};
     outdir_identity_t identity = {0};
     int status = -1;
     int prepared = prepare_identity(&tr, &identity);
@@ -592,10 +621,10 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
         tr.peak_gflops = NAN;
     log_info("MFU against %.1f GFLOP/s (%s)", tr.peak_gflops,
              settings->peak_gflops > 0 ? "--peak-gflops" : "measured fp32 sgemm");
-    if (settings->resume && train_log_set_aside(output) != 0)
+    if (tr.is_root && settings->resume && train_log_set_aside(output) != 0)
         goto done;
-    tr.outdir = outdir_open(output, &identity);
-    if (!tr.outdir || init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
+    tr.outdir = tr.is_root ? outdir_open(output, &identity) : NULL;
+    if ((tr.is_root && !tr.outdir) || init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
         goto done;
     if (tr.start_step >= settings->steps) {
         log_error("the latest checkpoint is at step %lld, not before --steps %lld; raise "
@@ -607,7 +636,7 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
     tr.inputs = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     tr.targets = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     if (!tr.inputs || !tr.targets ||
-        train_log_open(&tr.log, output, settings->resume ? tr.start_step : -1) != 0)
+        (tr.is_root && train_log_open(&tr.log, output, settings->resume ? tr.start_step : -1) != 0))
         goto done;
     log_info("model: %s, %d layers, %d heads, %d channels, context %d, vocabulary %d (padded "
              "%d), %.2fM parameters; batch %d x %d tokens",
@@ -617,12 +646,19 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
              tr.b, tr.t);
 
     double mean_step_seconds = 0.0, last_loss = NAN;
-    if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0 ||
-        finish_run(&tr, mean_step_seconds, last_loss) != 0)
+    if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0)
+        goto done;
+    if (!tr.is_root) {
+        status = 0;
+        goto done;
+    }
+    if (finish_run(&tr, mean_step_seconds, last_loss) != 0)
         goto done;
     status = outdir_finish(tr.outdir);
     tr.outdir = NULL;
 done:
+    if (status != 0 && tr.is_root)
+        comm_abort(comm, "rank 0 failed; see its log for the error");
     trainer_free(&tr);
     outdir_identity_free(&identity);
     return status;

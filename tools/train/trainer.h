@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "comm.h"
 
 typedef struct {
     char *model_config_path;
@@ -42,10 +43,12 @@ typedef struct {
 /*
  * Trains a model on the shard folder `shard_folder` and writes the output
  * folder `output` (checkpoints/, final/, train_log.jsonl, metrics.json and
- * the manifest). `program` supplies the settings hash and JSON. Returns 0, or
- * -1 after logging.
+ * the manifest). `program` supplies the settings hash and JSON. `comm` holds
+ * the ranks of a data-parallel run (comm_single for one process); every rank
+ * calls this with the same settings and only rank 0 writes. Returns 0, or -1
+ * after logging.
  */
 int trainer_run(const cli_program_t *program, const train_settings_t *settings,
-                const char *shard_folder, const char *output);
+                const char *shard_folder, const char *output, comm_t *comm);
 
 #endif
