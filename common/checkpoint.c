@@ -120,8 +120,13 @@ static int list_slots(const model_t *model, tensor_slot_t *slots)
                 list_llama_split(model, slots, &count, id, l);
                 continue;
             }
+            /* GPT-2 always ties its head to wte (model_config rejects an
+             * untied one), so hf_names has no lm_head entry to store. */
+            const char *format = llama ? llama_names[id] : hf_names[id];
+            if (!format)
+                continue;
             char name[96];
-            snprintf(name, sizeof name, llama ? llama_names[id] : hf_names[id], l);
+            snprintf(name, sizeof name, format, l);
             int vocab_rows = id == MODEL_WTE || id == MODEL_LM_HEAD;
             add_slot(slots, &count, name,
                      model->tensor_offset[id] + (int64_t)l * info->rows * info->cols,
