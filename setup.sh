@@ -16,10 +16,15 @@ BUILD_PACKAGES=(
     gcc pkg-config meson ninja-build python3
     libzmq3-dev libzstd-dev libxxhash-dev libopenblas-dev libutf8proc-dev zlib1g-dev
     libgumbo-dev libfyaml-dev libjansson-dev libpcre2-dev libuchardet-dev
+    g++ libcld2-dev libhyperscan-dev
+    libdivsufsort-dev
 )
 # The demo corpus is crawled with wget from Debian's documentation packages;
 # scripts/make-demo-corpus.sh installs the full set, the tests need the small one.
 CORPUS_PACKAGES=(wget debian-reference-en debian-reference-zh-cn)
+# Only the tests need these: headless Chromium renders lmpipe report's page, and
+# clang builds the libFuzzer targets.
+TEST_PACKAGES=(chromium clang libclang-rt-14-dev)
 
 log() { printf '%s setup: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -77,7 +82,7 @@ run_demo() {
 }
 
 run_tests() {
-    install_missing "${BUILD_PACKAGES[@]}" "${CORPUS_PACKAGES[@]}"
+    install_missing "${BUILD_PACKAGES[@]}" "${CORPUS_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     build build -Dwerror=true
     build build-sanitize -Dwerror=true -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
         -Db_lundef=false

@@ -9,6 +9,29 @@
 #include "check.h"
 #include "optimizer.h"
 
+static void test_schedules(void)
+{
+    /* Linear: the peak after warmup, the floor at the last step, halfway between. */
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_LINEAR, 0, 101, 10, 1e-3, 0.0, 0), 1e-4, 1e-12);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_LINEAR, 10, 101, 10, 1e-3, 0.0, 0), 1e-3, 1e-12);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_LINEAR, 55, 101, 10, 1e-3, 0.0, 0), 5e-4, 1e-12);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_LINEAR, 100, 101, 10, 1e-3, 0.1, 0), 1e-4,
+               1e-12);
+    /* WSD over 100 steps with 20% decay: stable until step 80, then down to the floor. */
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_WSD, 5, 100, 10, 1e-3, 0.0, 0.2), 6e-4, 1e-12);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_WSD, 79, 100, 10, 1e-3, 0.0, 0.2), 1e-3, 1e-12);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_WSD, 80, 100, 10, 1e-3, 0.0, 0.2), 1e-3, 1e-12);
+    CHECK(optimizer_schedule_rate(SCHEDULE_WSD, 81, 100, 10, 1e-3, 0.0, 0.2) < 1e-3);
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_WSD, 99, 100, 10, 1e-3, 0.1, 0.2), 1e-4, 1e-12);
+    /* Cosine is optimizer_learning_rate. */
+    CHECK_NEAR(optimizer_schedule_rate(SCHEDULE_COSINE, 40, 100, 10, 1e-3, 0.1, 0),
+               optimizer_learning_rate(40, 100, 10, 1e-3, 0.1), 1e-15);
+    schedule_kind_t kind;
+    CHECK_INT_EQ(optimizer_parse_schedule("wsd", &kind), 0);
+    CHECK_INT_EQ(kind, SCHEDULE_WSD);
+    CHECK_INT_EQ(optimizer_parse_schedule("step", &kind), -1);
+}
+
 static void test_schedule(void)
 {
     /* Warmup: 10 steps from lr/10 to lr. */
@@ -80,6 +103,7 @@ static void test_step(void)
 int main(void)
 {
     test_schedule();
+    test_schedules();
     test_step();
     return CHECK_DONE();
 }
