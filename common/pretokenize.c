@@ -198,11 +198,10 @@ static uint8_t *class_block_get(uint32_t block)
     return classes;
 }
 
-/* Decodes the UTF-8 character at text[0..length) as PCRE2 does: returns its
- * byte length, or 0 for bytes that are not a valid character (overlong
- * forms, surrogates and values above U+10FFFF included). */
-static size_t decode_utf8(const uint8_t *text, size_t length, uint32_t *codepoint)
+size_t pretokenize_decode_utf8(const uint8_t *text, size_t length, uint32_t *codepoint)
 {
+    if (length == 0)
+        return 0;
     uint8_t first = text[0];
     if (first < 0x80) {
         *codepoint = first;
@@ -241,7 +240,7 @@ static int char_at(const uint8_t *text, size_t length, size_t *size)
         return classes ? classes[text[0]] : -2;
     }
     uint32_t codepoint;
-    *size = decode_utf8(text, length, &codepoint);
+    *size = pretokenize_decode_utf8(text, length, &codepoint);
     if (*size == 0) {
         *size = 1;
         return -1;

@@ -13,6 +13,7 @@
 #define LMPIPE_PRETOKENIZE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* GPT-2's pre-tokenization regex (openai/gpt-2 encoder.py, also used by
  * Hugging Face tokenizers' ByteLevel pre-tokenizer). */
@@ -66,5 +67,10 @@ typedef int (*pretokenize_piece_fn)(void *context, const char *piece, size_t len
  */
 int pretokenize_split(const pretokenizer_t *pretokenizer, const char *text, size_t length,
                       pretokenize_piece_fn on_piece, void *context);
+
+/* Decodes the UTF-8 character at text[0..length) as PCRE2 does: returns its
+ * byte length, or 0 for an empty input or bytes that are not a valid
+ * character (overlong forms, surrogates and values above U+10FFFF included). */
+size_t pretokenize_decode_utf8(const uint8_t *text, size_t length, uint32_t *codepoint);
 
 #endif

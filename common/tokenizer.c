@@ -72,40 +72,6 @@ static size_t put_alphabet_char(char *out, uint32_t codepoint)
     return 2;
 }
 
-/* Decodes one UTF-8 character; returns its length, or 0 when the bytes at
- * `text` do not start a valid character. */
-static size_t utf8_decode(const uint8_t *text, size_t length, uint32_t *codepoint)
-{
-    if (length == 0)
-        return 0;
-    uint8_t first = text[0];
-    if (first < 0x80) {
-        *codepoint = first;
-        return 1;
-    }
-    size_t count;
-    uint32_t value, min;
-    if ((first & 0xe0) == 0xc0) {
-        count = 2, value = first & 0x1f, min = 0x80;
-    } else if ((first & 0xf0) == 0xe0) {
-        count = 3, value = first & 0x0f, min = 0x800;
-    } else if ((first & 0xf8) == 0xf0) {
-        count = 4, value = first & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (length < count)
-        return 0;
-    for (size_t i = 1; i < count; i++) {
-        if ((text[i] & 0xc0) != 0x80)
-            return 0;
-        value = (value << 6) | (text[i] & 0x3f);
-    }
-    if (value < min || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff))
-        return 0;
-    *codepoint = value;
-    return count;
-}
 
 /* Spells raw bytes in the byte-to-unicode alphabet; returns a malloc'ed string. */
 static char *bytes_to_spelling(const uint8_t *bytes, size_t length)
@@ -129,7 +95,7 @@ static size_t spelling_to_bytes(const char *spelling, size_t length, uint8_t *ou
     size_t used = 0;
     for (size_t i = 0; i < length;) {
         uint32_t codepoint;
-        size_t step = utf8_decode(text + i, length - i, &codepoint);
+        size_t step = pretokenize_decode_utf8(text + i, length - i, &codepoint);
         int byte = step ? codepoint_to_byte(codepoint) : -1;
         if (byte < 0) {
             memcpy(out, spelling, length);
@@ -1577,7 +1543,8 @@ static int nfc_normalize(const char *text, size_t length, char **out, size_t *ou
         size_t run = i;
         uint32_t codepoint;
         size_t step;
-        while (run < length && (step = utf8_decode(bytes + run, length - run, &codepoint)) > 0)
+        while (run < length &&
+               (step = pretokenize_decode_utf8(bytes + run, length - run, &codepoint)) > 0)
             run += step;
         if (run > i) {
             utf8proc_uint8_t *composed = NULL;
@@ -1602,7 +1569,7 @@ static int nfc_normalize(const char *text, size_t length, char **out, size_t *ou
             free(composed);
             i = run;
         }
-        if (i < length && utf8_decode(bytes + i, length - i, &codepoint) == 0)
+        if (i < length && pretokenize_decode_utf8(bytes + i, length - i, &codepoint) == 0)
             result[used++] = text[i++];
     }
     *out = result;
@@ -1669,7 +1636,7 @@ static bool codepoint_is_word(uint32_t c)
 static size_t utf8_decode_before(const char *text, size_t start, size_t end, uint32_t *codepoint)
 {
     for (size_t back = 1; back <= 4 && back <= end - start; back++) {
-        size_t step = utf8_decode((const uint8_t *)text + end - back, back, codepoint);
+        size_t step = pretokenize_decode_utf8((const uint8_t *)text + end - back, back, codepoint);
         if (step == back)
             return back;
     }
@@ -1690,8 +1657,9 @@ static size_t find_occurrence(const token_t *token, const char *text, size_t len
             return start;
         uint32_t before = 0, after = 0;
         bool word_before = utf8_decode_before(text, 0, start, &before) && codepoint_is_word(before);
-        bool word_after = utf8_decode((const uint8_t *)text + end, length - end, &after) &&
-                          codepoint_is_word(after);
+        bool word_after =
+            pretokenize_decode_utf8((const uint8_t *)text + end, length - end, &after) &&
+            codepoint_is_word(after);
         if (!word_before && !word_after)
             return start;
         from = start + 1;
@@ -1760,7 +1728,8 @@ static int encode_text(const tokenizer_t *t, const char *text, size_t length,
                codepoint_is_space(codepoint))
             start -= step;
         while (token->rstrip && end < length &&
-               (step = utf8_decode((const uint8_t *)text + end, length - end, &codepoint)) > 0 &&
+               (step = pretokenize_decode_utf8((const uint8_t *)text + end, length - end,
+                                               &codepoint)) > 0 &&
                codepoint_is_space(codepoint))
             end += step;
         status = encode_segment(&context, text + cursor, start - cursor);
