@@ -66,19 +66,26 @@ static int expect(comm_t *comm, rendezvous_message_t *m, uint32_t kind, size_t s
     return 0;
 }
 
-/* Adds src into dst, count elements of dtype. */
+/* Adds src into dst, count elements of dtype. src points into a received
+ * message, whose payload need not be aligned, so it is read through memcpy
+ * (a plain unaligned load on x86-64). */
 static void add_into(void *dst, const void *src, size_t count, comm_dtype_t dtype)
 {
+    const unsigned char *bytes = src;
     if (dtype == COMM_FLOAT64) {
         double *d = dst;
-        const double *s = src;
-        for (size_t i = 0; i < count; i++)
-            d[i] += s[i];
+        for (size_t i = 0; i < count; i++) {
+            double value;
+            memcpy(&value, bytes + i * sizeof value, sizeof value);
+            d[i] += value;
+        }
     } else {
         float *d = dst;
-        const float *s = src;
-        for (size_t i = 0; i < count; i++)
-            d[i] += s[i];
+        for (size_t i = 0; i < count; i++) {
+            float value;
+            memcpy(&value, bytes + i * sizeof value, sizeof value);
+            d[i] += value;
+        }
     }
 }
 

@@ -5,8 +5,10 @@ lmpipe=$(tool lmpipe)
 cd "$WORK"
 
 # clean reads standard input, which stays open, so the stage waits until killed.
-cat >p.yaml <<'YAML'
-run-dir: run
+# The run folder is absolute so that the process check below cannot match a
+# stage of another test running at the same time.
+cat >p.yaml <<YAML
+run-dir: $WORK/run
 stages:
   - {name: waiting, program: clean, inputs: ['-']}
 YAML
@@ -29,4 +31,4 @@ kill "$writer" 2>/dev/null || true
 
 [ "$status" -eq 1 ] || { cat err >&2; fail "lmpipe exited with $status, expected 1"; }
 expect_grep 'stage waiting failed: clean was killed by signal 15' err
-if pgrep -f 'clean - -o run/waiting' >/dev/null; then fail "the stage outlived lmpipe"; fi
+if pgrep -f "clean - -o $WORK/run/waiting" >/dev/null; then fail "the stage outlived lmpipe"; fi
