@@ -3,8 +3,8 @@
 #
 #   tests/bench/dedup/accuracy.sh BUILD_DIR [WORK]
 #
-# English: the "chosen" dialogues of the Anthropic hh-rlhf test file from
-# ../shared/data. Chinese and English web pages: the demo corpus
+# English: the "chosen" dialogues of the Anthropic hh-rlhf test file in the
+# real-data folder beside the repository (LMPIPE_DATA). Chinese and English web pages: the demo corpus
 # (debian-reference) when BUILD_DIR/demo-corpus-small exists, run through
 # crawl-ingest. Prints the dedup_accuracy report for the default 14 x 8 and,
 # for English, the RedPajama-V2 setting 9 x 13 and NeMo Curator's 20 x 13.
@@ -12,7 +12,7 @@ set -euo pipefail
 build=$1
 work=${2:-${TMPDIR:-/tmp}/dedup-accuracy}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-shared="$root/../shared/data"
+shared="${LMPIPE_DATA:-$root/../shared/data}"
 hh="$shared/post-training/hh-rlhf-harmless-base-test.jsonl.gz"
 [ -e "$hh" ] || { echo "real data not found at $shared; nothing to evaluate" >&2; exit 77; }
 rm -rf "$work"
