@@ -505,9 +505,14 @@ int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
         int got = text_reader_next_line(reader->current, &line, &length);
         if (got <= 0) {
             if (got < 0) {
-                reader->failed_files++;
+                /* A file that yielded records before the damage was read in
+                 * part: it is counted as damaged, not as unreadable, so the
+                 * exit status reflects that its records were kept. */
+                bool yielded = text_reader_line_number(reader->current) > 0;
+                if (!yielded)
+                    reader->failed_files++;
                 if (stats)
-                    stats_count(stats, "unreadable_files", 1);
+                    stats_count(stats, yielded ? "damaged_files" : "unreadable_files", 1);
                 log_error("%s: stopped after line %llu; the records before it are kept",
                           reader->current_path,
                           (unsigned long long)text_reader_line_number(reader->current));

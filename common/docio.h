@@ -78,7 +78,9 @@ int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats);
 /* File and line of the document returned last, for error messages. */
 const char *doc_reader_current_path(const doc_reader_t *reader);
 uint64_t doc_reader_current_line(const doc_reader_t *reader);
-/* Number of input files that could not be read completely. */
+/* Number of input files from which no line could be read (missing,
+ * unreadable, or damaged before their first line). A file damaged later
+ * keeps its earlier records and is counted as "damaged_files" in the stats. */
 size_t doc_reader_failed_files(const doc_reader_t *reader);
 size_t doc_reader_file_count(const doc_reader_t *reader);
 void doc_reader_close(doc_reader_t *reader);
