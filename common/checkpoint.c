@@ -527,7 +527,16 @@ int checkpoint_load_config(const char *folder, model_config_t *config)
     json_error_t error;
     json_t *root = json_load_file(path, 0, &error);
     if (!root) {
-        log_error("%s:%d: cannot read the model config: %s", path, error.line, error.text);
+        char final_path[4200];
+        snprintf(final_path, sizeof final_path, "%s/final/config.json", folder);
+        if (access(path, F_OK) != 0 && access(final_path, F_OK) == 0)
+            log_error("%s: not found; %s is a training run, so pass its checkpoint %s/final",
+                      path, folder, folder);
+        else if (access(path, F_OK) != 0)
+            log_error("%s: not found; pass a checkpoint folder (config.json, "
+                      "model.safetensors, tokenizer.json)", path);
+        else
+            log_error("%s:%d: invalid model config: %s", path, error.line, error.text);
         return -1;
     }
     model_config_defaults(config);

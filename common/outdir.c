@@ -657,6 +657,16 @@ void outdir_abort(outdir_t *outdir)
 
 int outdir_list_files(const char *path, bool verify_checksums, cli_string_list_t *names)
 {
+    struct stat folder_info;
+    if (stat(path, &folder_info) != 0) {
+        log_error("%s: not found: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(folder_info.st_mode)) {
+        log_error("%s: not a folder; expected an output folder written by a stage "
+                  "(with a %s)", path, OUTDIR_MANIFEST_NAME);
+        return -1;
+    }
     char *manifest_path = join_path(path, OUTDIR_MANIFEST_NAME);
     json_error_t error;
     json_t *manifest = manifest_path ? json_load_file(manifest_path, 0, &error) : NULL;
