@@ -63,7 +63,7 @@ void doc_meta_set(doc_t *doc, const char *key, json_t *value)
     json_object_set_new(doc->meta, key, value);
 }
 
-/* Copies a string or number field; returns false when the key holds another type. */
+/* Copies a string or number field. Returns false when the key contains another type. */
 static bool take_scalar(json_t *object, const char *key, char **field)
 {
     json_t *value = json_object_get(object, key);
@@ -280,7 +280,7 @@ static int expand_input(const char *input, cli_string_list_t *out)
     char manifest[4096];
     snprintf(manifest, sizeof manifest, "%s/%s", input, OUTDIR_MANIFEST_NAME);
     if (access(manifest, F_OK) != 0) {
-        /* A folder made by hand is read as a set of files; a folder that a
+        /* A folder made by hand is read as a set of files. A folder that a
          * stage is still writing has task records but no manifest. */
         char tasks[4096];
         snprintf(tasks, sizeof tasks, "%s/.tasks", input);
