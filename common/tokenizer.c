@@ -1784,20 +1784,30 @@ typedef struct {
     size_t count;
     bool allow_special;
     token_buffer_t *outs;
-    atomic_size_t next;     /* next text to take */
+    /* Written by every worker, so kept off the cache line of the fields above. */
+    _Alignas(64) atomic_size_t next; /* next text to take */
     atomic_int failed;
 } batch_job_t;
 
+/*
+ * Takes texts one at a time until none is left. Each text is encoded into a
+ * copy of its buffer on this thread's stack and stored back when done: the
+ * buffers of neighbouring texts share cache lines, and other threads encode
+ * those texts at the same time, so updating the count in place on every
+ * token would bounce the line between cores (false sharing).
+ */
 static void *batch_worker(void *pointer)
 {
     batch_job_t *job = pointer;
     for (;;) {
-        size_t i = atomic_fetch_add(&job->next, 1);
-        if (i >= job->count || atomic_load(&job->failed))
+        size_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (i >= job->count || atomic_load_explicit(&job->failed, memory_order_relaxed))
             break;
+        token_buffer_t out = job->outs[i];
         if (tokenizer_encode(job->tokenizer, job->texts[i], job->lengths[i], job->allow_special,
-                             &job->outs[i]) != 0)
+                             &out) != 0)
             atomic_store(&job->failed, 1);
+        job->outs[i] = out;
     }
     return NULL;
 }

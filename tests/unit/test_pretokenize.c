@@ -1,7 +1,10 @@
 /*
  * Pre-tokenization tests: the pieces of the built-in patterns (GPT-2, cl100k,
  * o200k) on English, Chinese, digits, contractions and whitespace, a custom
- * regex, \s spelled without U+180E, and arbitrary bytes covered exactly.
+ * regex, \s spelled without U+180E, and arbitrary bytes covered exactly. The
+ * hand-written splits of the built-in patterns are compared with PCRE2 on
+ * real English and Chinese pages, random bytes, random Unicode and every
+ * code point.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include "check.h"
 #include "log.h"
 #include "pretokenize.h"
+#include "warc.h"
 
 typedef struct {
     char joined[1024]; /* pieces separated by '|' */
@@ -114,6 +118,31 @@ static void test_invalid_bytes(void)
     }
 }
 
+/* Encodes a code point (not a surrogate) as UTF-8; returns its length. */
+static size_t encode_utf8(uint32_t codepoint, uint8_t *out)
+{
+    if (codepoint < 0x80) {
+        out[0] = (uint8_t)codepoint;
+        return 1;
+    }
+    if (codepoint < 0x800) {
+        out[0] = (uint8_t)(0xc0 | (codepoint >> 6));
+        out[1] = (uint8_t)(0x80 | (codepoint & 0x3f));
+        return 2;
+    }
+    if (codepoint < 0x10000) {
+        out[0] = (uint8_t)(0xe0 | (codepoint >> 12));
+        out[1] = (uint8_t)(0x80 | ((codepoint >> 6) & 0x3f));
+        out[2] = (uint8_t)(0x80 | (codepoint & 0x3f));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xf0 | (codepoint >> 18));
+    out[1] = (uint8_t)(0x80 | ((codepoint >> 12) & 0x3f));
+    out[2] = (uint8_t)(0x80 | ((codepoint >> 6) & 0x3f));
+    out[3] = (uint8_t)(0x80 | (codepoint & 0x3f));
+    return 4;
+}
+
 typedef struct {
     size_t *ends; /* end offset of each piece */
     size_t count, capacity;
@@ -131,13 +160,28 @@ static int record_end(void *context, const char *piece, size_t length)
     return 0;
 }
 
-/* Compares the hand-written GPT-2 split with PCRE2 running the same pattern
- * (wrapped in a group, so it is not recognized as the built-in one). Returns
- * the number of texts whose pieces differ. */
-static size_t compare_with_regex(const char *text, size_t length)
+/* The built-in patterns with a hand-written split. */
+static const char *const fast_patterns[] = {"gpt2", "cl100k", "o200k"};
+enum { FAST_PATTERNS = 3 };
+
+/* Compares the hand-written split of a built-in pattern with PCRE2 running
+ * the same regex (wrapped in a group, so it is not recognized as the
+ * built-in one). Returns 1 when the pieces differ, after printing where. */
+static size_t compare_with_regex(const char *name, const char *text, size_t length)
 {
-    pretokenizer_t *fast = pretokenizer_create(NULL);
-    pretokenizer_t *regex = pretokenizer_create("(?:" PRETOKENIZE_GPT2_PATTERN ")");
+    static pretokenizer_t *fast_splits[FAST_PATTERNS], *regex_splits[FAST_PATTERNS];
+    int index = 0;
+    while (index < FAST_PATTERNS - 1 && strcmp(fast_patterns[index], name) != 0)
+        index++;
+    if (!fast_splits[index]) {
+        char wrapped[1024];
+        snprintf(wrapped, sizeof(wrapped), "(?:%s)", pretokenize_named_pattern(name));
+        fast_splits[index] = pretokenizer_create(pretokenize_named_pattern(name));
+        regex_splits[index] = pretokenizer_create(wrapped);
+    }
+    pretokenizer_t *fast = fast_splits[index], *regex = regex_splits[index];
+    CHECK(fast != NULL);
+    CHECK(regex != NULL);
     piece_ends_t a = {0}, b = {0};
     CHECK_INT_EQ(pretokenize_split(fast, text, length, record_end, &a), 0);
     CHECK_INT_EQ(pretokenize_split(regex, text, length, record_end, &b), 0);
@@ -147,18 +191,24 @@ static size_t compare_with_regex(const char *text, size_t length)
         while (i < a.count && i < b.count && a.ends[i] == b.ends[i])
             i++;
         size_t at = i > 0 ? a.ends[i - 1] - (size_t)(uintptr_t)text : 0;
-        fprintf(stderr, "GPT-2 split differs from PCRE2 at byte %zu of %zu: \"%.20s\"\n", at,
-                length, text + at);
+        fprintf(stderr, "%s split differs from PCRE2 at byte %zu of %zu: \"%.20s\"\n", name,
+                at, length, text + at);
     }
     free(a.ends);
     free(b.ends);
-    pretokenizer_free(fast);
-    pretokenizer_free(regex);
     return same ? 0 : 1;
 }
 
+static uint64_t next_random(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return *state >> 33;
+}
+
 /* Random texts from a mix of ASCII, spaces of every kind, letters and digits
- * of many scripts (Chinese included), symbols and invalid bytes. */
+ * of many scripts (Chinese included), upper and lower case, combining marks,
+ * apostrophes with contraction letters (U+017F, which case-folds to 's',
+ * included), symbols and invalid bytes. */
 static void test_fast_split_matches_regex(void)
 {
     static const char *const pieces[] = {
@@ -166,17 +216,19 @@ static void test_fast_split_matches_regex(void)
         "\x0b", "\x0c", "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\xa8",
         "\xe3\x80\x80", "\xe1\xa0\x8e", "\xe4\xb8\xad", "\xef\xbc\x8c", "\xd9\xa3", "\xc3\xa9",
         "e\xcc\x81", "\xf0\x9f\x98\x80", "\xf0\xa0\x80\x80", "\xe2\x85\xa0", "\xc2\xb2", "_",
-        "\xff", "\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe0\x80\xaf", "\x00", "\x7f"};
+        "\xff", "\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe0\x80\xaf", "\x00", "\x7f",
+        "'S", "'T", "'RE", "'Ve", "'M", "'lL", "'D", "'\xc5\xbf", "\xc5\xbf", "/", "//", "\r\n",
+        "\xcc\x81", "\xcc\x81\xcc\x88", "\xc7\x85", "\xca\xb0", "\xd7\x90", "A", "Ab", "aB",
+        "\xc3\x89", "\xe1\xbe\x88", "12345", " \n", "\n ", " '", "' ", "K", "\xe2\x84\xaa"};
     size_t count = sizeof(pieces) / sizeof(pieces[0]);
     uint64_t state = 99;
     char text[512];
-    size_t differ = 0;
+    size_t differ[FAST_PATTERNS] = {0};
     for (int round = 0; round < 20000; round++) {
         size_t used = 0;
         size_t parts = 1 + round % 40;
         for (size_t p = 0; p < parts; p++) {
-            state = state * 6364136223846793005ull + 1442695040888963407ull;
-            const char *piece = pieces[(state >> 33) % count];
+            const char *piece = pieces[next_random(&state) % count];
             size_t length = strlen(piece);
             if (strcmp(piece, "\x00") == 0)
                 length = 1;
@@ -185,11 +237,119 @@ static void test_fast_split_matches_regex(void)
             memcpy(text + used, piece, length);
             used += length;
         }
-        differ += compare_with_regex(text, used);
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            differ[n] += compare_with_regex(fast_patterns[n], text, used);
     }
-    CHECK_INT_EQ(differ, 0);
+    for (int n = 0; n < FAST_PATTERNS; n++) {
+        if (differ[n])
+            fprintf(stderr, "%s: %zu of 20000 mixed texts differ\n", fast_patterns[n], differ[n]);
+        CHECK_INT_EQ(differ[n], 0);
+    }
+}
 
-    /* A large text, when LMPIPE_PRETOKENIZE_TEXT names one (see docs/tokenizer.md). */
+/* Random bytes, and random code points drawn from all of Unicode and from
+ * the ranges where letters, marks and spaces crowd. */
+static void test_fast_split_random(void)
+{
+    static const uint32_t ranges[][2] = {
+        {0x20, 0x7f}, {0x80, 0x24f}, {0x250, 0x36f}, {0x370, 0x52f}, {0x1d00, 0x1fff},
+        {0x2000, 0x206f}, {0x3000, 0x30ff}, {0x4e00, 0x9fff}, {0xff00, 0xffef}, {0, 0x10ffff}};
+    size_t range_count = sizeof(ranges) / sizeof(ranges[0]);
+    uint64_t state = 7;
+    char text[400];
+    size_t differ_bytes[FAST_PATTERNS] = {0}, differ_unicode[FAST_PATTERNS] = {0};
+    for (int round = 0; round < 5000; round++) {
+        size_t length = 1 + next_random(&state) % sizeof(text);
+        for (size_t i = 0; i < length; i++)
+            text[i] = (char)next_random(&state);
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            differ_bytes[n] += compare_with_regex(fast_patterns[n], text, length);
+
+        size_t used = 0;
+        while (used + 4 <= sizeof(text)) {
+            const uint32_t *range = ranges[next_random(&state) % range_count];
+            uint32_t codepoint = range[0] + (uint32_t)(next_random(&state) %
+                                                       (range[1] - range[0] + 1));
+            if (codepoint >= 0xd800 && codepoint <= 0xdfff)
+                continue;
+            if (next_random(&state) % 4 == 0)
+                codepoint = " '\n/"[next_random(&state) % 4];
+            used += encode_utf8(codepoint, (uint8_t *)text + used);
+        }
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            differ_unicode[n] += compare_with_regex(fast_patterns[n], text, used);
+    }
+    for (int n = 0; n < FAST_PATTERNS; n++) {
+        if (differ_bytes[n] || differ_unicode[n])
+            fprintf(stderr, "%s: %zu random-byte and %zu random-Unicode texts differ\n",
+                    fast_patterns[n], differ_bytes[n], differ_unicode[n]);
+        CHECK_INT_EQ(differ_bytes[n], 0);
+        CHECK_INT_EQ(differ_unicode[n], 0);
+    }
+}
+
+/* Every code point in the contexts the patterns treat differently: after a
+ * space, a letter of each case, a digit, a symbol, a combining mark and a
+ * newline, and before the same; and in each letter position of the
+ * contractions, so a code point that case-folds to a contraction letter
+ * would show. */
+static void test_fast_split_every_code_point(void)
+{
+    static const char *const contexts[] = {" ", "'", "a", "A", "1", "!", "\n", "\xcc\x81", "/"};
+    static const char *const contraction_parts[][2] = {
+        {"'", ""}, {"'", "e"}, {"'", "l"}, {"'r", ""}, {"'v", ""}, {"'l", ""}};
+    size_t context_count = sizeof(contexts) / sizeof(contexts[0]);
+    char text[8192];
+    size_t differ[FAST_PATTERNS] = {0};
+    for (uint32_t first = 0; first < 0x110000; first += 64) {
+        size_t used = 0;
+        for (uint32_t codepoint = first; codepoint < first + 64; codepoint++) {
+            if (codepoint >= 0xd800 && codepoint <= 0xdfff)
+                continue;
+            const char *context = contexts[codepoint % context_count];
+            size_t size = strlen(context);
+            memcpy(text + used, context, size);
+            used += size;
+            used += encode_utf8(codepoint, (uint8_t *)text + used);
+            used += encode_utf8(codepoint, (uint8_t *)text + used);
+            memcpy(text + used, context, size);
+            used += size;
+            for (size_t part = 0; part < 6; part++) {
+                used += (size_t)sprintf(text + used, "x%s", contraction_parts[part][0]);
+                used += encode_utf8(codepoint, (uint8_t *)text + used);
+                used += (size_t)sprintf(text + used, "%s ", contraction_parts[part][1]);
+            }
+        }
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            differ[n] += compare_with_regex(fast_patterns[n], text, used);
+    }
+    for (int n = 0; n < FAST_PATTERNS; n++)
+        CHECK_INT_EQ(differ[n], 0);
+}
+
+/* Real English and Chinese text: the pages of the Debian Reference (HTML as
+ * crawled, in both languages) in the demo corpus, and LMPIPE_PRETOKENIZE_TEXT
+ * when it names a file (see docs/tokenizer.md). */
+static void test_fast_split_real_text(void)
+{
+    warc_reader_t *reader = warc_reader_open(DEMO_CORPUS "/debian-reference.warc.gz", NULL);
+    CHECK(reader != NULL);
+    warc_record_t *record;
+    size_t records = 0, bytes = 0, differ[FAST_PATTERNS] = {0};
+    while (reader && warc_reader_next(reader, &record) == 1) {
+        if (!record->block || !record->type || strcmp(record->type, "response") != 0)
+            continue;
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            differ[n] += compare_with_regex(fast_patterns[n], (const char *)record->block,
+                                            record->block_length);
+        records++;
+        bytes += record->block_length;
+    }
+    warc_reader_close(reader);
+    CHECK(records >= 20);
+    for (int n = 0; n < FAST_PATTERNS; n++)
+        CHECK_INT_EQ(differ[n], 0);
+
     const char *path = getenv("LMPIPE_PRETOKENIZE_TEXT");
     FILE *file = path ? fopen(path, "rb") : NULL;
     if (file) {
@@ -199,7 +359,8 @@ static void test_fast_split_matches_regex(void)
         char *data = malloc(size ? size : 1);
         CHECK(data && fread(data, 1, size, file) == size);
         fclose(file);
-        CHECK_INT_EQ(compare_with_regex(data, size), 0);
+        for (int n = 0; n < FAST_PATTERNS; n++)
+            CHECK_INT_EQ(compare_with_regex(fast_patterns[n], data, size), 0);
         fprintf(stderr, "compared %zu bytes of %s\n", size, path);
         free(data);
     }
@@ -216,6 +377,9 @@ int main(void)
     test_mongolian_vowel_separator();
     test_invalid_bytes();
     test_fast_split_matches_regex();
+    test_fast_split_random();
+    test_fast_split_every_code_point();
+    test_fast_split_real_text();
     CHECK(pretokenizer_create("(unclosed") == NULL);
     return CHECK_DONE();
 }

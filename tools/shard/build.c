@@ -87,20 +87,27 @@ static int split_for_id(const char *id, double val_fraction)
     return unit < val_fraction ? SPLIT_VAL : SPLIT_TRAIN;
 }
 
+/* Encodes this worker's items. Each result is built in a copy on this
+ * thread's stack and stored back when done, because neighbouring items share
+ * cache lines with the items other workers encode at the same time. */
 static void *encode_worker(void *argument)
 {
     encode_job_t *job = argument;
     for (size_t i = job->first; i < job->count; i += job->stride) {
         batch_item_t *item = &job->items[i];
-        token_buffer_clear(&item->tokens);
         if (job->build->kind == SHARD_KIND_DOCUMENTS) {
+            token_buffer_t tokens = item->tokens;
+            token_buffer_clear(&tokens);
             item->status = tokenizer_encode(job->tokenizer, item->doc.text,
-                                            item->doc.text_length, false, &item->tokens);
+                                            item->doc.text_length, false, &tokens);
+            item->tokens = tokens;
             continue;
         }
         record_mode_t mode = job->build->kind == SHARD_KIND_SFT ? RECORD_SFT : RECORD_PREFERENCE;
+        encoded_record_t record = item->record;
         int result = record_encode(job->tokenizer, &job->build->chat_template, mode,
-                                   item->doc.text, item->doc.text_length, &item->record);
+                                   item->doc.text, item->doc.text_length, &record);
+        item->record = record;
         item->status = result < 0 ? -1 : 0;
     }
     return NULL;

@@ -1,8 +1,11 @@
 /*
  * Shard benchmark: compressed size and loader throughput of a token stream
- * stored as lmpipe shards (several zstd levels, long-distance matching and
- * frame sizes) and as a raw uint16 file read through mmap (the llm.c format:
- * a 256 x int32 header, then the tokens).
+ * stored as lmpipe shards (several zstd levels, long-distance matching,
+ * frame sizes, and 16- or 32-bit token width) and as raw uint16 and uint32
+ * files read through mmap (the llm.c format: a 256 x int32 header, then the
+ * tokens). A shard gets 32-bit tokens when its vocabulary has more than
+ * 65,536 entries; the 32-bit variants declare such a vocabulary for the same
+ * tokens.
  *
  * Usage: bench_shard SHARD_FOLDER WORK_DIR [SEQ_LEN] [BATCH]
  *
@@ -113,8 +116,9 @@ static double loader_rate(const char *folder, int batch, int seq_len, double sec
     return rate;
 }
 
-/* The same shuffled windows from a raw uint16 file through mmap. */
-static double raw_rate(const char *path, uint64_t count, int batch, int seq_len, double seconds)
+/* The same shuffled windows from a raw file of `width`-byte tokens (2 or 4) through mmap. */
+static double raw_rate(const char *path, uint64_t count, int batch, int seq_len, double seconds,
+                       int width)
 {
     int fd = open(path, O_RDONLY);
     long size = file_size(path);
@@ -123,6 +127,7 @@ static double raw_rate(const char *path, uint64_t count, int batch, int seq_len,
     if (map == MAP_FAILED)
         return 0;
     const uint16_t *tokens = (const uint16_t *)(map + 256 * sizeof(int32_t));
+    const uint32_t *wide_tokens = (const uint32_t *)(map + 256 * sizeof(int32_t));
     size_t values = (size_t)batch * (size_t)seq_len;
     int32_t *inputs = malloc(values * sizeof *inputs);
     int32_t *targets = malloc(values * sizeof *targets);
@@ -131,12 +136,21 @@ static double raw_rate(const char *path, uint64_t count, int batch, int seq_len,
     while (now() - start < seconds) {
         for (int b = 0; b < 8 * batch; b++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-            const uint16_t *w = tokens + ((rng >> 20) % windows) * (uint64_t)seq_len;
+            uint64_t first = ((rng >> 20) % windows) * (uint64_t)seq_len;
             int32_t *in = inputs + (size_t)(b % batch) * (size_t)seq_len;
             int32_t *tg = targets + (size_t)(b % batch) * (size_t)seq_len;
-            for (int i = 0; i < seq_len; i++) {
-                in[i] = w[i];
-                tg[i] = w[i + 1];
+            if (width == 2) {
+                const uint16_t *w = tokens + first;
+                for (int i = 0; i < seq_len; i++) {
+                    in[i] = w[i];
+                    tg[i] = w[i + 1];
+                }
+            } else {
+                const uint32_t *w = wide_tokens + first;
+                for (int i = 0; i < seq_len; i++) {
+                    in[i] = (int32_t)w[i];
+                    tg[i] = (int32_t)w[i + 1];
+                }
             }
             drawn += (uint64_t)seq_len;
         }
@@ -185,41 +199,61 @@ int main(int argc, char **argv)
             doc_starts[docs++] = i;
     }
 
-    /* The llm.c file: magic 20240520, version 1, token count, then uint16 tokens. */
-    char raw_path[1024];
+    /* The llm.c file: magic 20240520, version 1, token count, then uint16
+     * tokens; the uint32 file has the same header. */
+    char raw_path[1024], raw32_path[1024];
     snprintf(raw_path, sizeof raw_path, "%s/raw.bin", work);
-    FILE *raw = fopen(raw_path, "wb");
+    snprintf(raw32_path, sizeof raw32_path, "%s/raw32.bin", work);
+    FILE *raw = fopen(raw_path, "wb"), *raw32 = fopen(raw32_path, "wb");
+    if (!raw || !raw32)
+        return 1;
     int32_t header[256] = {20240520, 1, (int32_t)count};
     fwrite(header, sizeof header, 1, raw);
+    fwrite(header, sizeof header, 1, raw32);
     for (uint64_t i = 0; i < count; i++) {
         uint16_t t = (uint16_t)tokens[i];
+        uint32_t wide = (uint32_t)tokens[i];
         fwrite(&t, 2, 1, raw);
+        fwrite(&wide, 4, 1, raw32);
     }
     fclose(raw);
+    fclose(raw32);
     double raw_bytes = (double)count * 2;
     printf("tokens %llu, documents %llu, vocabulary %u, windows of %d x %d\n",
            (unsigned long long)count, (unsigned long long)docs, like.vocab_size, batch, seq_len);
-    printf("%-34s %10s %8s %14s %12s\n", "variant", "bytes", "of raw", "tokens/s", "write s");
-    printf("%-34s %10.0f %7.1f%% %14.0f %12s\n", "raw uint16 + mmap (llm.c)", raw_bytes, 100.0,
-           raw_rate(raw_path, count, batch, seq_len, 2.0), "-");
+    printf("%-40s %10s %8s %8s %14s %12s\n", "variant", "bytes", "of u16", "of u32", "tokens/s",
+           "write s");
+    printf("%-40s %10.0f %7.1f%% %7.1f%% %14.0f %12s\n", "raw uint16 + mmap (llm.c)", raw_bytes,
+           100.0, 50.0, raw_rate(raw_path, count, batch, seq_len, 2.0, 2), "-");
+    printf("%-40s %10.0f %7.1f%% %7.1f%% %14.0f %12s\n", "raw uint32 + mmap", 2 * raw_bytes,
+           200.0, 100.0, raw_rate(raw32_path, count, batch, seq_len, 2.0, 4), "-");
 
     struct {
         int level;
         bool ldm;
         uint32_t frame;
+        bool wide;              /* 32-bit tokens */
     } variants[] = {
-        {1, false, 65536},  {3, false, 65536},   {9, false, 65536},  {19, false, 65536},
-        {9, true, 65536},   {19, true, 65536},   {9, false, 16384},  {9, false, 262144},
-        {19, true, 262144}, {19, true, 1048576},
+        {1, false, 65536, false},   {3, false, 65536, false},    {9, false, 65536, false},
+        {19, false, 65536, false},  {9, true, 65536, false},     {19, true, 65536, false},
+        {9, false, 16384, false},   {9, false, 262144, false},   {19, true, 262144, false},
+        {19, true, 1048576, false}, {1, false, 65536, true},     {9, false, 65536, true},
+        {19, false, 65536, true},   {9, false, 32768, true},
     };
     for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
         char name[64], path[1100], label[64];
-        snprintf(name, sizeof name, "l%d-%s-%u", variants[v].level,
-                 variants[v].ldm ? "ldm" : "plain", variants[v].frame);
-        snprintf(label, sizeof label, "lshard zstd %d%s, %uk frames", variants[v].level,
+        snprintf(name, sizeof name, "l%d-%s-%u-%s", variants[v].level,
+                 variants[v].ldm ? "ldm" : "plain", variants[v].frame,
+                 variants[v].wide ? "u32" : "u16");
+        snprintf(label, sizeof label, "lshard %s, zstd %d%s, %uk frames",
+                 variants[v].wide ? "32-bit" : "16-bit", variants[v].level,
                  variants[v].ldm ? " +ldm" : "", variants[v].frame / 1024);
+        /* A vocabulary above 65,536 entries makes the writer store 32-bit tokens. */
+        shard_info_t variant_like = like;
+        if (variants[v].wide)
+            variant_like.vocab_size = 65536 + like.vocab_size;
         double start = now();
-        if (write_folder(work, name, tokens, count, doc_starts, docs, &like,
+        if (write_folder(work, name, tokens, count, doc_starts, docs, &variant_like,
                          variants[v].level, variants[v].ldm, variants[v].frame, path,
                          sizeof path) != 0)
             return 1;
@@ -227,12 +261,12 @@ int main(int argc, char **argv)
         char folder[1100];
         snprintf(folder, sizeof folder, "%s/%s", work, name);
         long bytes = file_size(path);
-        printf("%-34s %10ld %7.1f%% %14.0f %12.2f\n", label, bytes,
-               100.0 * (double)bytes / raw_bytes, loader_rate(folder, batch, seq_len, 2.0, 0),
-               write_seconds);
+        printf("%-40s %10ld %7.1f%% %7.1f%% %14.0f %12.2f\n", label, bytes,
+               100.0 * (double)bytes / raw_bytes, 50.0 * (double)bytes / raw_bytes,
+               loader_rate(folder, batch, seq_len, 2.0, 0), write_seconds);
         if (v == 2)
-            printf("%-34s %10s %8s %14.0f %12s\n", "  same, prefetch thread (depth 4)", "", "",
-                   loader_rate(folder, batch, seq_len, 2.0, 4), "");
+            printf("%-40s %10s %8s %8s %14.0f %12s\n", "  same, prefetch thread (depth 4)", "",
+                   "", "", loader_rate(folder, batch, seq_len, 2.0, 4), "");
     }
     free(doc_starts);
     free(tokens);

@@ -5,8 +5,9 @@ Usage: peers.py TOKENIZER_DIR TEXT_FILE
 TOKENIZER_DIR is a `bpe-train --tiktoken` output folder (tokenizer.json and
 tokenizer.tiktoken); both peers load the same vocabulary. The text is cut
 into documents as bench_encode.c cuts it. Prints MB/s per CPU-second for
-each peer, and checks on the first 2,000 documents that both give the ids
-lmpipe gives (through tokenizers, which the unit tests tie to lmpipe).
+each peer, checks on the first 2,000 documents that both give the same ids
+(the unit tests tie lmpipe to tokenizers), and prints tiktoken's token
+count for all documents, to compare with lmpipe's.
 Needs `pip install tokenizers tiktoken` (benchmark peers only).
 """
 import base64
@@ -65,6 +66,8 @@ def main():
                                             hf.encode_batch(sample, add_special_tokens=False)))
     print(f"{len(docs)} documents, {size / 1e6:.1f} MB; tiktoken and tokenizers differ on "
           f"{differ} of {len(sample)} documents")
+    tokens = sum(len(ids) for ids in encoding.encode_ordinary_batch(docs, num_threads=1))
+    print(f"tiktoken: {tokens} tokens (compare with lmpipe's count)")
     rates = {
         "tiktoken encode_ordinary loop": cpu_rate(
             lambda d: [encoding.encode_ordinary(x) for x in d], docs, size),
