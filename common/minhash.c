@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+/* Inlined xxh3: most tokens and shingles are a few dozen bytes, where a call costs as
+ * much as the hash. The values equal those of the library. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* splitmix64: expands the seed into the constants of the hash functions. */
@@ -164,22 +167,130 @@ int minhash_normalize(const char *text, size_t length, char **out, size_t *out_l
     return 0;
 }
 
-/* Splits normalized text on spaces into token hashes. Returns the count or -1. */
-static ptrdiff_t hash_tokens(const char *normalized, size_t length, uint64_t **tokens)
+/* Grows a scratch array to hold `needed` elements of `size` bytes. Returns 0 or -1. */
+static int reserve(void **items, size_t *capacity, size_t needed, size_t size)
 {
-    size_t capacity = length / 2 + 1;
-    uint64_t *hashes = malloc(capacity * sizeof *hashes);
-    if (!hashes)
+    if (needed <= *capacity)
+        return 0;
+    size_t grown = *capacity ? *capacity : 256;
+    while (grown < needed)
+        grown *= 2;
+    void *moved = realloc(*items, grown * size);
+    if (!moved)
         return -1;
-    size_t count = 0;
-    for (size_t start = 0; start < length;) {
-        const char *space = memchr(normalized + start, ' ', length - start);
-        size_t end = space ? (size_t)(space - normalized) : length;
-        hashes[count++] = XXH3_64bits(normalized + start, end - start);
-        start = end + 1;
+    *items = moved;
+    *capacity = grown;
+    return 0;
+}
+
+void minhash_scratch_free(minhash_scratch_t *scratch)
+{
+    free(scratch->token);
+    free(scratch->hashes);
+    memset(scratch, 0, sizeof *scratch);
+}
+
+/* Token hashing state: the open token's bytes and the hashes of the finished ones. */
+typedef struct {
+    minhash_scratch_t *scratch;
+    size_t used;        /* bytes of the open token */
+    size_t count;       /* finished tokens */
+} token_sink_t;
+
+static void end_token(token_sink_t *sink)
+{
+    if (sink->used > 0)
+        sink->scratch->hashes[sink->count++] = XXH3_64bits(sink->scratch->token, sink->used);
+    sink->used = 0;
+}
+
+/* Adds one decomposed, case-folded code point to the token stream: the same
+ * rule as append_normalized, with each token hashed when it ends. */
+static void sink_code_point(token_sink_t *sink, int32_t c)
+{
+    utf8proc_category_t category = utf8proc_category(c);
+    bool letter = category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO;
+    bool number = category >= UTF8PROC_CATEGORY_ND && category <= UTF8PROC_CATEGORY_NO;
+    bool mark = category >= UTF8PROC_CATEGORY_MN && category <= UTF8PROC_CATEGORY_ME;
+    if (!letter && !number && !mark) {
+        end_token(sink);
+        return;
     }
-    *tokens = hashes;
-    return (ptrdiff_t)count;
+    unsigned char *token = (unsigned char *)sink->scratch->token;
+    if (is_unspaced_script(c)) {
+        end_token(sink);
+        sink->used = (size_t)utf8proc_encode_char(c, token);
+        end_token(sink);
+        return;
+    }
+    if (category == UTF8PROC_CATEGORY_ND)
+        token[sink->used++] = '0';
+    else
+        sink->used += (size_t)utf8proc_encode_char(c, token + sink->used);
+}
+
+/*
+ * Normalizes `text` and hashes each token when it ends, in one pass and
+ * without allocating once the scratch buffers are large enough. Token i's hash
+ * goes to scratch->hashes[i]. Returns the token count, or -1 when out of memory.
+ */
+static ptrdiff_t hash_tokens(const char *text, size_t length, minhash_scratch_t *scratch)
+{
+    /* Each input byte ends at most one token, and each code point adds at
+     * most 32 decomposed ones. An ASCII byte adds one byte to the open token. */
+    enum { CODE_POINT_ROOM = 32 * 4 + 32 };
+    if (reserve((void **)&scratch->token, &scratch->token_capacity, length + CODE_POINT_ROOM,
+                1) != 0 ||
+        reserve((void **)&scratch->hashes, &scratch->hashes_capacity, length + 32 + 1,
+                sizeof(uint64_t)) != 0)
+        return -1;
+    token_sink_t sink = {scratch, 0, 0};
+    const unsigned char *bytes = (const unsigned char *)text;
+    for (size_t i = 0; i < length;) {
+        unsigned char byte = bytes[i];
+        if (byte < 0x80) {
+            /* ASCII needs no table lookup: letters fold to lower case, digits
+             * become 0, everything else ends the open token. */
+            bool letter = (byte | 0x20) >= 'a' && (byte | 0x20) <= 'z';
+            bool digit = byte >= '0' && byte <= '9';
+            if (letter || digit)
+                scratch->token[sink.used++] = digit ? '0' : (char)(byte | 0x20);
+            else
+                end_token(&sink);
+            i++;
+            continue;
+        }
+        /* A code point can add more bytes and tokens than it has bytes, so
+         * room is made here for it and for every byte still to come. */
+        size_t rest = length - i;
+        if (sink.used + CODE_POINT_ROOM + rest > scratch->token_capacity &&
+            reserve((void **)&scratch->token, &scratch->token_capacity,
+                    sink.used + CODE_POINT_ROOM + rest, 1) != 0)
+            return -1;
+        if (sink.count + 32 + 1 + rest > scratch->hashes_capacity &&
+            reserve((void **)&scratch->hashes, &scratch->hashes_capacity,
+                    sink.count + 32 + 1 + rest, sizeof(uint64_t)) != 0)
+            return -1;
+        utf8proc_int32_t c;
+        utf8proc_ssize_t n = utf8proc_iterate(bytes + i, (utf8proc_ssize_t)(length - i), &c);
+        if (n < 1) {
+            i++; /* an invalid byte is dropped */
+            continue;
+        }
+        i += (size_t)n;
+        utf8proc_int32_t parts[32];
+        int boundary_class = 0;
+        utf8proc_ssize_t part_count = utf8proc_decompose_char(c, parts, 32, decompose_options,
+                                                              &boundary_class);
+        if (part_count < 0 || part_count > 32) {
+            parts[0] = 0xFFFD;
+            part_count = 1;
+        }
+        for (utf8proc_ssize_t p = 0; p < part_count; p++)
+            sink_code_point(&sink, parts[p]);
+    }
+    end_token(&sink);
+    return (ptrdiff_t)sink.count;
 }
 
 static int compare_u64(const void *a, const void *b)
@@ -188,27 +299,19 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Computes the shingle hashes of `text` in text order, repeats included. */
+/* Computes the shingle hashes of `text` in text order, repeats included, into
+ * scratch->hashes. */
 static int raw_shingles(const minhash_t *minhash, const char *text, size_t length,
-                        uint64_t **hashes, size_t *count, size_t *token_count)
+                        minhash_scratch_t *scratch, size_t *count, size_t *token_count)
 {
-    *hashes = NULL;
     *count = 0;
-    char *normalized = NULL;
-    size_t normalized_length = 0;
-    if (minhash_normalize(text, length, &normalized, &normalized_length) != 0)
-        return -1;
-    uint64_t *tokens = NULL;
-    ptrdiff_t tokens_found = hash_tokens(normalized, normalized_length, &tokens);
-    free(normalized);
+    ptrdiff_t tokens_found = hash_tokens(text, length, scratch);
     if (tokens_found < 0)
         return -1;
     *token_count = (size_t)tokens_found;
-    if (tokens_found == 0) {
-        free(tokens);
+    if (tokens_found == 0)
         return 0;
-    }
-
+    uint64_t *tokens = scratch->hashes;
     size_t n = (size_t)minhash->params.shingle_size;
     if ((size_t)tokens_found < n)
         n = (size_t)tokens_found;
@@ -216,7 +319,6 @@ static int raw_shingles(const minhash_t *minhash, const char *text, size_t lengt
     /* Shingle i overwrites token i, which no later shingle reads. */
     for (size_t i = 0; i < shingle_count; i++)
         tokens[i] = XXH3_64bits(tokens + i, n * sizeof *tokens);
-    *hashes = tokens;
     *count = shingle_count;
     return 0;
 }
@@ -224,30 +326,37 @@ static int raw_shingles(const minhash_t *minhash, const char *text, size_t lengt
 int minhash_shingles(const minhash_t *minhash, const char *text, size_t length,
                      uint64_t **hashes, size_t *count)
 {
+    minhash_scratch_t scratch = {0};
     size_t token_count = 0;
-    if (raw_shingles(minhash, text, length, hashes, count, &token_count) != 0)
+    *hashes = NULL;
+    if (raw_shingles(minhash, text, length, &scratch, count, &token_count) != 0) {
+        minhash_scratch_free(&scratch);
         return -1;
-    if (*count == 0)
+    }
+    free(scratch.token);
+    if (*count == 0) {
+        free(scratch.hashes);
         return 0;
-    uint64_t *shingles = *hashes;
+    }
+    uint64_t *shingles = scratch.hashes;
     qsort(shingles, *count, sizeof *shingles, compare_u64);
     size_t distinct = 1;
     for (size_t i = 1; i < *count; i++)
         if (shingles[i] != shingles[distinct - 1])
             shingles[distinct++] = shingles[i];
     *count = distinct;
+    *hashes = shingles;
     return 0;
 }
 
 int minhash_text_signature(const minhash_t *minhash, const char *text, size_t length,
-                           uint64_t *signature, size_t *token_count)
+                           minhash_scratch_t *scratch, uint64_t *signature,
+                           size_t *token_count)
 {
-    uint64_t *hashes = NULL;
     size_t count = 0;
-    if (raw_shingles(minhash, text, length, &hashes, &count, token_count) != 0)
+    if (raw_shingles(minhash, text, length, scratch, &count, token_count) != 0)
         return -1;
-    minhash_signature(minhash, hashes, count, signature);
-    free(hashes);
+    minhash_signature(minhash, scratch->hashes, count, signature);
     return 0;
 }
 
@@ -264,23 +373,64 @@ size_t minhash_token_count(const char *text, size_t length)
     return count;
 }
 
+/*
+ * Hash function j maps a shingle hash x to ((x ^ offset_j) * multiplier_j)
+ * folded by its upper half: a bijection of 64-bit values for each j. The
+ * functions are taken in blocks of 8, whose constants and minima stay in
+ * vector registers while every shingle passes. With AVX-512 a block is one
+ * register (vpmullq, vpminuq). The same source is compiled for AVX-512, AVX2
+ * and plain x86-64 and the fastest the processor runs is chosen at load time,
+ * so the binary still runs on any x86-64 and every variant gives equal values.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MINHASH_TARGET_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MINHASH_TARGET_CLONES
+#endif
+
+enum { SIGNATURE_BLOCK = 8 };
+
+MINHASH_TARGET_CLONES
+static void signature_blocks(const uint64_t *restrict multipliers,
+                             const uint64_t *restrict offsets, int blocks,
+                             const uint64_t *restrict hashes, size_t count,
+                             uint64_t *restrict signature)
+{
+    for (int b = 0; b < blocks; b++) {
+        uint64_t multiplier[SIGNATURE_BLOCK], offset[SIGNATURE_BLOCK], low[SIGNATURE_BLOCK];
+        for (int l = 0; l < SIGNATURE_BLOCK; l++) {
+            multiplier[l] = multipliers[b * SIGNATURE_BLOCK + l];
+            offset[l] = offsets[b * SIGNATURE_BLOCK + l];
+            low[l] = UINT64_MAX;
+        }
+        for (size_t i = 0; i < count; i++) {
+            uint64_t x = hashes[i];
+            for (int l = 0; l < SIGNATURE_BLOCK; l++) {
+                uint64_t v = (x ^ offset[l]) * multiplier[l];
+                v ^= v >> 32;
+                low[l] = v < low[l] ? v : low[l];
+            }
+        }
+        for (int l = 0; l < SIGNATURE_BLOCK; l++)
+            signature[b * SIGNATURE_BLOCK + l] = low[l];
+    }
+}
+
 void minhash_signature(const minhash_t *minhash, const uint64_t *hashes, size_t count,
                        uint64_t *signature)
 {
     int k = minhash->hash_count;
-    const uint64_t *multipliers = minhash->multipliers;
-    const uint64_t *offsets = minhash->offsets;
-    for (int j = 0; j < k; j++)
-        signature[j] = UINT64_MAX;
-    /* Hash function j maps a shingle hash x to ((x ^ offset_j) * multiplier_j)
-     * folded by its upper half: a bijection of 64-bit values for each j. */
-    for (size_t i = 0; i < count; i++) {
-        uint64_t x = hashes[i];
-        for (int j = 0; j < k; j++) {
-            uint64_t v = (x ^ offsets[j]) * multipliers[j];
+    int blocks = k / SIGNATURE_BLOCK;
+    signature_blocks(minhash->multipliers, minhash->offsets, blocks, hashes, count, signature);
+    for (int j = blocks * SIGNATURE_BLOCK; j < k; j++) {
+        uint64_t low = UINT64_MAX;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v = (hashes[i] ^ minhash->offsets[j]) * minhash->multipliers[j];
             v ^= v >> 32;
-            signature[j] = v < signature[j] ? v : signature[j];
+            low = v < low ? v : low;
         }
+        signature[j] = low;
     }
 }
 

@@ -30,6 +30,19 @@ typedef struct {
     uint64_t seed;      /* selects the hash functions; equal seeds give equal signatures */
 } minhash_params_t;
 
+/*
+ * Version of the rule from text to signature (normalization, tokens, shingle
+ * and hash functions). It changes whenever a signature of the same text and
+ * settings would change, so stored signatures of another version are rejected.
+ */
+#define MINHASH_HASH_VERSION 1
+
+/* Version of the shingle normalization (minhash_normalize), and the kind of
+ * shingle: 1 for tokens that are words, or single characters of scripts
+ * written without spaces. */
+#define MINHASH_NORMALIZATION_VERSION 1
+#define MINHASH_SHINGLE_KIND 1
+
 /* The FineWeb setting: 5-token shingles, 14 bands x 8 rows = 112 hashes. */
 #define MINHASH_DEFAULT_PARAMS ((minhash_params_t){5, 14, 8, 0x6c6d70697065ULL})
 
@@ -64,14 +77,26 @@ int minhash_normalize(const char *text, size_t length, char **out, size_t *out_l
 int minhash_shingles(const minhash_t *minhash, const char *text, size_t length,
                      uint64_t **hashes, size_t *count);
 
+/* Reusable buffers of minhash_text_signature. Zero-initialize them, one per thread. */
+typedef struct {
+    char *token;                /* bytes of the token being read */
+    size_t token_capacity;
+    uint64_t *hashes;           /* token hashes, then shingle hashes */
+    size_t hashes_capacity;
+} minhash_scratch_t;
+
+void minhash_scratch_free(minhash_scratch_t *scratch);
+
 /*
  * Fills signature[hash_count] for `text`, equal to minhash_signature over
  * minhash_shingles but without sorting, since repeats do not change a
- * minimum, and writes the text's token count. Returns 0, or -1 when out of
- * memory.
+ * minimum, and writes the text's token count. Reads the text once and
+ * allocates only when `scratch` (reused across calls by one thread) must grow.
+ * Returns 0, or -1 when out of memory.
  */
 int minhash_text_signature(const minhash_t *minhash, const char *text, size_t length,
-                           uint64_t *signature, size_t *token_count);
+                           minhash_scratch_t *scratch, uint64_t *signature,
+                           size_t *token_count);
 
 /* Number of tokens in `text` after shingle normalization; 0 for an empty text. */
 size_t minhash_token_count(const char *text, size_t length);

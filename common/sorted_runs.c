@@ -17,13 +17,15 @@
 #include "log.h"
 
 static const char sorted_runs_magic[8] = {'L', 'M', 'P', 'R', 'U', 'N', 'S', '1'};
-enum { SORTED_RUNS_VERSION = 1, KIND_SIZE = 16 };
+enum { SORTED_RUNS_VERSION = 2, KIND_SIZE = 16, SETTINGS_OFFSET = 48 };
+enum { HEADER_CHECKED = SETTINGS_OFFSET + 8 * SORTED_RUNS_SETTINGS_WORDS };
 
 struct sorted_runs_writer {
     FILE *file;
     char *path;
     char *temporary_path;
     char kind[KIND_SIZE];
+    sorted_runs_settings_t settings;
     uint32_t record_words;
     uint64_t count;
     uint64_t previous[SORTED_RUNS_MAX_WORDS];
@@ -37,6 +39,7 @@ struct sorted_runs_reader {
     uint64_t count;
     uint64_t read;
     uint64_t expected_checksum;
+    sorted_runs_settings_t settings;
     uint64_t previous[SORTED_RUNS_MAX_WORDS];
     XXH3_state_t *checksum;
 };
@@ -50,7 +53,8 @@ int sorted_runs_compare(const uint64_t *a, const uint64_t *b, uint32_t record_wo
 }
 
 static void fill_header(unsigned char header[SORTED_RUNS_HEADER_SIZE], const char *kind,
-                        uint32_t record_words, uint64_t count, uint64_t checksum)
+                        const sorted_runs_settings_t *settings, uint32_t record_words,
+                        uint64_t count, uint64_t checksum)
 {
     memset(header, 0, SORTED_RUNS_HEADER_SIZE);
     uint32_t version = SORTED_RUNS_VERSION;
@@ -60,12 +64,14 @@ static void fill_header(unsigned char header[SORTED_RUNS_HEADER_SIZE], const cha
     memcpy(header + 16, &count, 8);
     memcpy(header + 24, &checksum, 8);
     strncpy((char *)header + 32, kind, KIND_SIZE);
-    uint64_t header_checksum = XXH3_64bits(header, 48);
-    memcpy(header + 48, &header_checksum, 8);
+    memcpy(header + SETTINGS_OFFSET, settings->words, sizeof settings->words);
+    uint64_t header_checksum = XXH3_64bits(header, HEADER_CHECKED);
+    memcpy(header + HEADER_CHECKED, &header_checksum, 8);
 }
 
 sorted_runs_writer_t *sorted_runs_create(const char *path, const char *kind,
-                                         uint32_t record_words)
+                                         uint32_t record_words,
+                                         const sorted_runs_settings_t *settings)
 {
     if (record_words < 1 || record_words > SORTED_RUNS_MAX_WORDS || strlen(kind) >= KIND_SIZE) {
         log_error("%s: invalid sorted-run layout (%u words, kind \"%s\")", path, record_words,
@@ -77,6 +83,8 @@ sorted_runs_writer_t *sorted_runs_create(const char *path, const char *kind,
         return NULL;
     writer->record_words = record_words;
     strncpy(writer->kind, kind, KIND_SIZE - 1);
+    if (settings)
+        writer->settings = *settings;
     writer->path = strdup(path);
     size_t length = strlen(path) + 32;
     writer->temporary_path = malloc(length);
@@ -133,7 +141,7 @@ static void free_writer(sorted_runs_writer_t *writer)
 int sorted_runs_finish(sorted_runs_writer_t *writer)
 {
     unsigned char header[SORTED_RUNS_HEADER_SIZE];
-    fill_header(header, writer->kind, writer->record_words, writer->count,
+    fill_header(header, writer->kind, &writer->settings, writer->record_words, writer->count,
                 XXH3_64bits_digest(writer->checksum));
     bool ok = fflush(writer->file) == 0 && fseek(writer->file, 0, SEEK_SET) == 0 &&
               fwrite(header, 1, sizeof header, writer->file) == sizeof header &&
@@ -171,9 +179,10 @@ static int check_header(sorted_runs_reader_t *reader, const unsigned char *heade
     memcpy(&words, header + 12, 4);
     memcpy(&reader->count, header + 16, 8);
     memcpy(&reader->expected_checksum, header + 24, 8);
-    memcpy(&header_checksum, header + 48, 8);
+    memcpy(&header_checksum, header + HEADER_CHECKED, 8);
+    memcpy(reader->settings.words, header + SETTINGS_OFFSET, sizeof reader->settings.words);
     if (memcmp(header, sorted_runs_magic, 8) != 0 ||
-        header_checksum != XXH3_64bits(header, 48)) {
+        header_checksum != XXH3_64bits(header, HEADER_CHECKED)) {
         log_error("%s: not a complete sorted-run file (bad magic or header checksum); "
                   "rerun the phase that writes it", reader->path);
         return -1;
@@ -233,6 +242,11 @@ sorted_runs_reader_t *sorted_runs_open(const char *path, const char *kind,
 fail:
     sorted_runs_close(reader);
     return NULL;
+}
+
+const sorted_runs_settings_t *sorted_runs_settings(const sorted_runs_reader_t *reader)
+{
+    return &reader->settings;
 }
 
 uint64_t sorted_runs_count(const sorted_runs_reader_t *reader)
@@ -295,16 +309,96 @@ static int compare_three_words(const void *a, const void *b)
     return sorted_runs_compare(a, b, 3);
 }
 
+/* Sorts a run of records with equal first words by the remaining words. */
+static void sort_equal_run(uint64_t *records, size_t count, uint32_t record_words)
+{
+    if (count < 2 || record_words == 1)
+        return;
+    if (count > 32) {
+        qsort(records, count, record_words * sizeof *records,
+              record_words == 2 ? compare_two_words : compare_three_words);
+        return;
+    }
+    uint64_t held[SORTED_RUNS_MAX_WORDS];
+    for (size_t i = 1; i < count; i++) {
+        memcpy(held, records + i * record_words, record_words * sizeof *held);
+        size_t j = i;
+        while (j > 0 && sorted_runs_compare(held, records + (j - 1) * record_words,
+                                            record_words) < 0) {
+            memcpy(records + j * record_words, records + (j - 1) * record_words,
+                   record_words * sizeof *held);
+            j--;
+        }
+        memcpy(records + j * record_words, held, record_words * sizeof *held);
+    }
+}
+
+/* Least-significant-digit radix sort on the first word, 8 bits per pass;
+ * a pass whose digit is the same in every record is skipped. */
+static int radix_sort_first_word(uint64_t *records, size_t count, uint32_t record_words)
+{
+    uint64_t *buffer = malloc(count * record_words * sizeof *buffer);
+    if (!buffer)
+        return -1;
+    size_t (*histogram)[256] = calloc(8, sizeof *histogram);
+    if (!histogram) {
+        free(buffer);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint64_t word = records[i * record_words];
+        for (int pass = 0; pass < 8; pass++)
+            histogram[pass][(word >> (8 * pass)) & 0xff]++;
+    }
+    uint64_t *from = records, *to = buffer;
+    for (int pass = 0; pass < 8; pass++) {
+        size_t *counts = histogram[pass];
+        if (counts[(from[0] >> (8 * pass)) & 0xff] == count)
+            continue;
+        size_t offset = 0;
+        for (int digit = 0; digit < 256; digit++) {
+            size_t n = counts[digit];
+            counts[digit] = offset;
+            offset += n;
+        }
+        for (size_t i = 0; i < count; i++) {
+            const uint64_t *record = from + i * record_words;
+            size_t slot = counts[(record[0] >> (8 * pass)) & 0xff]++;
+            memcpy(to + slot * record_words, record, record_words * sizeof *record);
+        }
+        uint64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != records)
+        memcpy(records, from, count * record_words * sizeof *records);
+    free(histogram);
+    free(buffer);
+    return 0;
+}
+
 int sorted_runs_sort(uint64_t *records, size_t count, uint32_t record_words)
 {
-    /* qsort has no context argument, so the common widths get their own comparators. */
-    int (*compare)(const void *, const void *) = record_words == 1   ? compare_one_word
-                                                 : record_words == 2 ? compare_two_words
-                                                                     : compare_three_words;
     if (record_words < 1 || record_words > 3) {
         log_error("sorted_runs_sort supports records of 1 to 3 words, not %u", record_words);
         return -1;
     }
-    qsort(records, count, record_words * sizeof *records, compare);
+    if (count < 2)
+        return 0;
+    if (count < 256 || radix_sort_first_word(records, count, record_words) != 0) {
+        /* Small inputs, or no memory for the radix buffer: sort in place. */
+        qsort(records, count, record_words * sizeof *records,
+              record_words == 1   ? compare_one_word
+              : record_words == 2 ? compare_two_words
+                                  : compare_three_words);
+        return 0;
+    }
+    size_t start = 0;
+    for (size_t i = 1; i <= count; i++) {
+        if (i < count && records[i * record_words] == records[start * record_words])
+            continue;
+        sort_equal_run(records + start * record_words, i - start, record_words);
+        start = i;
+    }
     return 0;
 }

@@ -3,7 +3,7 @@
  * intermediate files of cluster-mode deduplication.
  *
  * A record is `record_words` unsigned 64-bit words, stored little-endian and
- * ordered lexicographically word by word. A file is a 64-byte header
+ * ordered lexicographically word by word. A file is a 128-byte header
  * followed by the records:
  *
  *   offset  size  field
@@ -13,8 +13,10 @@
  *   16      8     record count
  *   24      8     xxh3-64 of the record bytes
  *   32      16    kind, NUL-padded ASCII (e.g. "band-keys")
- *   48      8     xxh3-64 of header bytes 0..47
- *   56      8     zero
+ *   48      64    settings: 8 words the writer chose, e.g. the parameters
+ *                 that shaped the records, for a reader to compare
+ *   112     8     xxh3-64 of header bytes 0..111
+ *   120     8     zero
  *
  * The writer writes under a temporary name, checks that records arrive in
  * order, fills the header last, syncs and renames, so a file under its final
@@ -29,16 +31,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SORTED_RUNS_HEADER_SIZE 64
+#define SORTED_RUNS_HEADER_SIZE 128
 #define SORTED_RUNS_MAX_WORDS 8
+#define SORTED_RUNS_SETTINGS_WORDS 8
+
+/* The header words that record how the records were made, with a meaning the caller defines. */
+typedef struct {
+    uint64_t words[SORTED_RUNS_SETTINGS_WORDS];
+} sorted_runs_settings_t;
 
 typedef struct sorted_runs_writer sorted_runs_writer_t;
 typedef struct sorted_runs_reader sorted_runs_reader_t;
 
-/* Starts a file of `kind` records of `record_words` words (1..8) at `path`.
- * Returns NULL after logging. */
+/* Starts a file of `kind` records of `record_words` words (1..8) at `path`,
+ * whose header will carry `settings` (all zero when NULL). Returns NULL after
+ * logging. */
 sorted_runs_writer_t *sorted_runs_create(const char *path, const char *kind,
-                                         uint32_t record_words);
+                                         uint32_t record_words,
+                                         const sorted_runs_settings_t *settings);
 
 /* Appends one record. Returns 0, or -1 after logging when the record sorts
  * before the previous one or the write fails. */
@@ -56,6 +66,9 @@ void sorted_runs_abort(sorted_runs_writer_t *writer);
 sorted_runs_reader_t *sorted_runs_open(const char *path, const char *kind,
                                        uint32_t record_words);
 
+/* The settings words of the file's header. */
+const sorted_runs_settings_t *sorted_runs_settings(const sorted_runs_reader_t *reader);
+
 /* Number of records the header announces. */
 uint64_t sorted_runs_count(const sorted_runs_reader_t *reader);
 
@@ -69,8 +82,10 @@ int sorted_runs_next(sorted_runs_reader_t *reader, uint64_t *record);
 
 void sorted_runs_close(sorted_runs_reader_t *reader);
 
-/* Sorts `count` records of `record_words` words (1 to 3) in place, in file order.
- * Returns 0, or -1 after logging for wider records. */
+/* Sorts `count` records of `record_words` words (1 to 3) in place, in file order:
+ * a radix sort on the first word (a temporary copy of the records), then the
+ * few records with equal first words by the rest. Returns 0, or -1 after
+ * logging for wider records. */
 int sorted_runs_sort(uint64_t *records, size_t count, uint32_t record_words);
 
 /* Compares two records word by word: <0, 0 or >0. */

@@ -121,6 +121,84 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
         return status;                                                                          \
     }
 
+/*
+ * One implementation per index width of the cross-text search. text contains the
+ * earlier text (earlier_length bytes) followed by the later one. After the
+ * suffix array and LCP array (as above), the longest match of a later suffix
+ * with any earlier suffix is the larger of the LCP minima up to the nearest
+ * earlier suffix before it and after it in sorted order: one pass each way.
+ */
+#define DEFINE_FIND_CROSS(NAME, INDEX_TYPE, SORT_FUNCTION)                                     \
+    static int NAME(const unsigned char *text, size_t length, size_t earlier_length,          \
+                    size_t min_length, span_list_t *list)                                       \
+    {                                                                                           \
+        INDEX_TYPE *array = malloc(length * sizeof *array);                                    \
+        INDEX_TYPE *plcp = malloc(length * sizeof *plcp);                                      \
+        INDEX_TYPE *lcp = malloc((length + 1) * sizeof *lcp);                                  \
+        int status = -1;                                                                        \
+        if (!array || !plcp || !lcp || SORT_FUNCTION(text, array, (INDEX_TYPE)length) != 0)    \
+            goto done_##NAME;                                                                   \
+        plcp[array[0]] = -1;                                                                    \
+        for (size_t i = 1; i < length; i++)                                                     \
+            plcp[array[i]] = array[i - 1];                                                      \
+        size_t common = 0;                                                                      \
+        for (size_t i = 0; i < length; i++) {                                                   \
+            if (plcp[i] < 0) {                                                                  \
+                plcp[i] = 0;                                                                    \
+                common = 0;                                                                     \
+                continue;                                                                       \
+            }                                                                                   \
+            size_t j = (size_t)plcp[i];                                                         \
+            while (i + common < length && j + common < length &&                                \
+                   text[i + common] == text[j + common] &&                                      \
+                   text[i + common] != SUFFIX_ARRAY_SEPARATOR)                                  \
+                common++;                                                                       \
+            plcp[i] = (INDEX_TYPE)common;                                                       \
+            if (common > 0)                                                                     \
+                common--;                                                                       \
+        }                                                                                       \
+        lcp[0] = 0;                                                                             \
+        for (size_t i = 1; i < length; i++)                                                     \
+            lcp[i] = plcp[array[i]];                                                            \
+        lcp[length] = 0;                                                                        \
+        /* plcp now contains, per later position, the longest match found so far. */               \
+        INDEX_TYPE *best = plcp;                                                                \
+        INDEX_TYPE run = -1; /* no earlier suffix seen yet */                                   \
+        for (size_t i = 0; i < length; i++) {                                                   \
+            if (run >= 0 && lcp[i] < run)                                                       \
+                run = lcp[i];                                                                   \
+            if ((size_t)array[i] < earlier_length) {                                            \
+                run = (INDEX_TYPE)length;                                                       \
+                continue;                                                                       \
+            }                                                                                   \
+            best[array[i]] = run > 0 ? run : 0;                                                 \
+        }                                                                                       \
+        run = -1;                                                                               \
+        for (size_t i = length; i-- > 0;) {                                                     \
+            if ((size_t)array[i] < earlier_length) {                                            \
+                run = lcp[i];                                                                   \
+                continue;                                                                       \
+            }                                                                                   \
+            if (run > best[array[i]])                                                           \
+                best[array[i]] = run;                                                           \
+            if (run >= 0 && lcp[i] < run)                                                       \
+                run = lcp[i];                                                                   \
+        }                                                                                       \
+        status = 0;                                                                             \
+        for (size_t p = earlier_length; p < length && status == 0; p++)                         \
+            if ((size_t)best[p] >= min_length)                                                  \
+                status = span_list_add(list, p - earlier_length,                                \
+                                       p - earlier_length + (size_t)best[p]);                   \
+    done_##NAME:                                                                                \
+        free(array);                                                                            \
+        free(plcp);                                                                             \
+        free(lcp);                                                                              \
+        return status;                                                                          \
+    }
+
+DEFINE_FIND_CROSS(find_cross_32, saidx_t, divsufsort)
+DEFINE_FIND_CROSS(find_cross_64, saidx64_t, divsufsort64)
+
 DEFINE_FIND_REPEATS(find_repeats_32, saidx_t, divsufsort)
 DEFINE_FIND_REPEATS(find_repeats_64, saidx64_t, divsufsort64)
 
@@ -137,6 +215,29 @@ int suffix_array_repeats(const unsigned char *text, size_t length, size_t min_le
     int status = length < (size_t)INT32_MAX
                      ? find_repeats_32(text, length, min_length, &list)
                      : find_repeats_64(text, length, min_length, &list);
+    if (status != 0) {
+        free(list.items);
+        return -1;
+    }
+    *spans = list.items;
+    *span_count = list.count;
+    return 0;
+}
+
+int suffix_array_cross_repeats(const unsigned char *text, size_t earlier_length,
+                               size_t length, size_t min_length, suffix_span_t **spans,
+                               size_t *span_count)
+{
+    *spans = NULL;
+    *span_count = 0;
+    if (length <= earlier_length || earlier_length == 0)
+        return 0;
+    if (min_length == 0)
+        min_length = 1;
+    span_list_t list = {0};
+    int status = length < (size_t)INT32_MAX
+                     ? find_cross_32(text, length, earlier_length, min_length, &list)
+                     : find_cross_64(text, length, earlier_length, min_length, &list);
     if (status != 0) {
         free(list.items);
         return -1;

@@ -37,4 +37,24 @@ typedef struct {
 int suffix_array_repeats(const unsigned char *text, size_t length, size_t min_length,
                          suffix_span_t **spans, size_t *span_count);
 
+/*
+ * Finds the spans of the later text that repeat part of the earlier one.
+ * `text` contains the earlier text (earlier_length bytes, documents each followed
+ * by the separator) and then the later text, up to `length`. For every
+ * position p of the later text, the longest prefix of the suffix at p that
+ * starts anywhere in the earlier text is marked when it has at least
+ * `min_length` bytes; matches stop at a separator. Offsets of the spans are
+ * relative to the start of the later text; the spans come back sorted and
+ * merged, in a malloc'ed array. Together with suffix_array_repeats on the
+ * later text alone this gives, for each position, its longest previous factor
+ * in the concatenation, so a corpus cut into chunks loses exactly the spans
+ * that one suffix array over all of it would mark.
+ *
+ * Memory: the text plus 12 bytes per byte below 2 GiB (24 above).
+ * Returns 0, or -1 when out of memory.
+ */
+int suffix_array_cross_repeats(const unsigned char *text, size_t earlier_length,
+                               size_t length, size_t min_length, suffix_span_t **spans,
+                               size_t *span_count);
+
 #endif

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "check.h"
 #include "minhash.h"
 
@@ -124,11 +126,115 @@ static void test_jaccard_and_curve(void)
     CHECK_NEAR(minhash_threshold(14, 8), 0.719, 1e-3);
 }
 
+static int compare_hashes(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Computes the signature the documented rule gives: the normalized text split
+ * at spaces, xxh3-64 per token, xxh3-64 over each window of token hashes, and
+ * the scalar minimum of every hash function (no vector blocks). */
+static void reference_signature(const minhash_t *minhash, const char *text, uint64_t *signature)
+{
+    char *normalized = NULL;
+    size_t length = 0;
+    CHECK_INT_EQ(minhash_normalize(text, strlen(text), &normalized, &length), 0);
+    uint64_t *tokens = malloc((length + 1) * sizeof *tokens);
+    size_t count = 0;
+    for (size_t start = 0; start < length;) {
+        size_t end = start;
+        while (end < length && normalized[end] != ' ')
+            end++;
+        tokens[count++] = XXH3_64bits(normalized + start, end - start);
+        start = end + 1;
+    }
+    size_t n = (size_t)minhash->params.shingle_size < count ? (size_t)minhash->params.shingle_size
+                                                            : count;
+    size_t shingles = count == 0 ? 0 : count - n + 1;
+    for (size_t i = 0; i < shingles; i++)
+        tokens[i] = XXH3_64bits(tokens + i, n * sizeof *tokens);
+    qsort(tokens, shingles, sizeof *tokens, compare_hashes);
+    for (int j = 0; j < minhash->hash_count; j++) {
+        uint64_t low = UINT64_MAX;
+        for (size_t i = 0; i < shingles; i++) {
+            uint64_t v = (tokens[i] ^ minhash->offsets[j]) * minhash->multipliers[j];
+            v ^= v >> 32;
+            low = v < low ? v : low;
+        }
+        signature[j] = low;
+    }
+    free(tokens);
+    free(normalized);
+}
+
+/*
+ * The one-pass signature (tokens hashed while normalizing, hash functions in
+ * vector blocks) and the signature of minhash_shingles equal the documented
+ * rule, and the token count equals the count of the normalized text, for hash
+ * counts with and without a partial block of 8.
+ */
+static void test_text_signature(void)
+{
+    static const char *const texts[] = {
+        "The quick brown fox jumps over the lazy dog, 42 times in 2024!",
+        "Crème brûlée À LA CARTE: ÉTÉ naïve façade, ﬁve ﬂowers and Ｆｕｌｌ ｗｉｄｔｈ ＡＢＣ１２３",
+        "自由软件操作系统，「开放源代码」。Linux 内核 6.1 版本和 GNU 工具。",
+        "ひらがなとカタカナ、한국어 텍스트, ภาษาไทย, and words\tafter\ntabs",
+        "", "?!", "one", "\xff\xfe broken bytes \xc3 end",
+    };
+    static const minhash_params_t params[] = {{5, 14, 8, 7}, {3, 3, 5, 9}, {1, 1, 1, 11}};
+    for (size_t p = 0; p < sizeof params / sizeof *params; p++) {
+        minhash_t minhash;
+        CHECK_INT_EQ(minhash_init(&minhash, &params[p]), 0);
+        minhash_scratch_t scratch = {0};
+        for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+            const char *text = texts[t];
+            uint64_t expected[112], actual[112], from_shingles[112];
+            reference_signature(&minhash, text, expected);
+            signature_of(&minhash, text, from_shingles);
+            CHECK(memcmp(expected, from_shingles,
+                         (size_t)minhash.hash_count * sizeof *expected) == 0);
+            size_t tokens = 0;
+            CHECK_INT_EQ(minhash_text_signature(&minhash, text, strlen(text), &scratch, actual,
+                                                &tokens),
+                         0);
+            CHECK(memcmp(expected, actual, (size_t)minhash.hash_count * sizeof *actual) == 0);
+            CHECK_INT_EQ(tokens, minhash_token_count(text, strlen(text)));
+        }
+        /* Code points that decompose into more bytes and tokens than they
+         * have (U+3300 is four katakana, U+FDFA eighteen letters), then a
+         * long ASCII tail: the buffers must grow for both. */
+        char *long_text = malloc(200 * 6 + 4000 + 1);
+        size_t used = 0;
+        for (int i = 0; i < 200; i++) {
+            memcpy(long_text + used, "\xe3\x8c\x80\xef\xb7\xba", 6);
+            used += 6;
+        }
+        for (int i = 0; i < 2000; i++) {
+            memcpy(long_text + used, i % 7 ? "x " : "yz", 2);
+            used += 2;
+        }
+        long_text[used] = '\0';
+        uint64_t expected[112], actual[112];
+        reference_signature(&minhash, long_text, expected);
+        size_t tokens = 0;
+        CHECK_INT_EQ(minhash_text_signature(&minhash, long_text, used, &scratch, actual, &tokens),
+                     0);
+        CHECK(memcmp(expected, actual, (size_t)minhash.hash_count * sizeof *actual) == 0);
+        CHECK_INT_EQ(tokens, minhash_token_count(long_text, used));
+        free(long_text);
+        minhash_scratch_free(&scratch);
+        minhash_free(&minhash);
+    }
+}
+
 int main(void)
 {
     test_normalize();
     test_shingles();
     test_signatures();
+    test_text_signature();
     test_jaccard_and_curve();
     return CHECK_DONE();
 }

@@ -19,7 +19,7 @@ static void path_of(char *path, size_t size, const char *name)
 /* Writes records (i / 3, i) for i < count. */
 static int write_file(const char *path, size_t count)
 {
-    sorted_runs_writer_t *writer = sorted_runs_create(path, "band-keys", 2);
+    sorted_runs_writer_t *writer = sorted_runs_create(path, "band-keys", 2, NULL);
     if (!writer)
         return -1;
     for (uint64_t i = 0; i < count; i++) {
@@ -95,7 +95,7 @@ static void test_rejections(void)
     CHECK_INT_EQ(read_file(path, "band-keys", 2), -1);
 
     /* The writer refuses records out of order. */
-    sorted_runs_writer_t *writer = sorted_runs_create(path, "band-keys", 2);
+    sorted_runs_writer_t *writer = sorted_runs_create(path, "band-keys", 2, NULL);
     uint64_t first[2] = {5, 1}, second[2] = {4, 9};
     CHECK_INT_EQ(sorted_runs_write(writer, first), 0);
     CHECK_INT_EQ(sorted_runs_write(writer, second), -1);
@@ -109,6 +109,42 @@ static void test_sort(void)
     uint64_t expected[] = {1, 2, 1, 9, 3, 0, 3, 1};
     CHECK(memcmp(records, expected, sizeof records) == 0);
     CHECK_INT_EQ(sorted_runs_sort(records, 1, 5), -1);
+
+    /* Enough records for the radix sort, with many equal first words. */
+    enum { COUNT = 5000 };
+    uint64_t *many = malloc(COUNT * 2 * sizeof *many);
+    uint64_t state = 42;
+    for (size_t i = 0; i < COUNT; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        many[2 * i] = i % 3 == 0 ? (state >> 60) : state;
+        many[2 * i + 1] = state >> 17;
+    }
+    CHECK_INT_EQ(sorted_runs_sort(many, COUNT, 2), 0);
+    size_t out_of_order = 0;
+    for (size_t i = 1; i < COUNT; i++)
+        out_of_order += sorted_runs_compare(many + 2 * (i - 1), many + 2 * i, 2) > 0;
+    CHECK_INT_EQ(out_of_order, 0);
+    free(many);
+}
+
+static void test_settings(void)
+{
+    char path[512];
+    path_of(path, sizeof path, "settings.runs");
+    sorted_runs_settings_t settings = {{1, 1, 1, 5, 14, 8, 0x6c6d70697065ULL, 0}};
+    sorted_runs_writer_t *writer = sorted_runs_create(path, "band-keys", 2, &settings);
+    uint64_t record[2] = {1, 2};
+    CHECK(writer != NULL);
+    if (writer) {
+        CHECK_INT_EQ(sorted_runs_write(writer, record), 0);
+        CHECK_INT_EQ(sorted_runs_finish(writer), 0);
+    }
+    sorted_runs_reader_t *reader = sorted_runs_open(path, "band-keys", 2);
+    CHECK(reader != NULL);
+    if (reader) {
+        CHECK(memcmp(sorted_runs_settings(reader), &settings, sizeof settings) == 0);
+        sorted_runs_close(reader);
+    }
 }
 
 int main(void)
@@ -120,6 +156,7 @@ int main(void)
     test_round_trip();
     test_rejections();
     test_sort();
+    test_settings();
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", folder);
     if (system(command) != 0)

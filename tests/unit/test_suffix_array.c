@@ -70,6 +70,46 @@ static void test_against_brute_force(uint64_t seed, size_t length, size_t docs, 
         fprintf(stderr, "seed %llu length %zu: %zu bytes differ from brute force\n",
                 (unsigned long long)seed, length, differences);
     CHECK_INT_EQ(differences, 0);
+
+    /* Each document as a chunk: repeats within a chunk plus repeats of each
+     * earlier chunk mark the same bytes as the search over the whole text. */
+    memset(actual, 0, length);
+    unsigned char *pair = malloc(2 * length);
+    for (size_t k = 0; k < docs; k++) {
+        size_t start = k == 0 ? 0 : length * k / docs, end = length * (k + 1) / docs;
+        suffix_span_t *found = NULL;
+        size_t found_count = 0;
+        CHECK_INT_EQ(suffix_array_repeats(text + start, end - start, min, &found, &found_count),
+                     0);
+        for (size_t s = 0; s < found_count; s++)
+            for (uint64_t i = found[s].start; i < found[s].end; i++)
+                actual[start + i] = true;
+        free(found);
+        for (size_t j = 0; j < k; j++) {
+            size_t j_start = j == 0 ? 0 : length * j / docs, j_end = length * (j + 1) / docs;
+            memcpy(pair, text + j_start, j_end - j_start);
+            memcpy(pair + (j_end - j_start), text + start, end - start);
+            found = NULL;
+            CHECK_INT_EQ(suffix_array_cross_repeats(pair, j_end - j_start,
+                                                    j_end - j_start + end - start, min, &found,
+                                                    &found_count),
+                         0);
+            for (size_t s = 0; s < found_count; s++) {
+                CHECK(found[s].end <= end - start);
+                for (uint64_t i = found[s].start; i < found[s].end; i++)
+                    actual[start + i] = true;
+            }
+            free(found);
+        }
+    }
+    differences = 0;
+    for (size_t i = 0; i < length; i++)
+        differences += actual[i] != expected[i];
+    if (differences)
+        fprintf(stderr, "seed %llu length %zu in %zu chunks: %zu bytes differ\n",
+                (unsigned long long)seed, length, docs, differences);
+    CHECK_INT_EQ(differences, 0);
+    free(pair);
     free(text);
     free(expected);
     free(actual);

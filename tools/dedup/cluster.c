@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "corpus.h"
 #include "dedup.h"
@@ -41,6 +42,57 @@ static int make_folder(const char *path)
         return -1;
     }
     return 0;
+}
+
+/* The settings every intermediate file records in its header, in this order. */
+enum {
+    SETTING_HASH_VERSION, SETTING_NORMALIZATION, SETTING_SHINGLE_KIND, SETTING_SHINGLE_SIZE,
+    SETTING_BANDS, SETTING_ROWS, SETTING_SEED, SETTING_COUNT
+};
+static const char *const setting_names[SETTING_COUNT] = {
+    "hash function version", "normalization version", "shingle kind", "shingle-size",
+    "bands", "rows", "seed",
+};
+
+/* The header settings of this invocation. */
+static sorted_runs_settings_t phase_settings(const dedup_settings_t *settings)
+{
+    const minhash_params_t *params = &settings->options.minhash;
+    sorted_runs_settings_t header = {{0}};
+    header.words[SETTING_HASH_VERSION] = MINHASH_HASH_VERSION;
+    header.words[SETTING_NORMALIZATION] = MINHASH_NORMALIZATION_VERSION;
+    header.words[SETTING_SHINGLE_KIND] = MINHASH_SHINGLE_KIND;
+    header.words[SETTING_SHINGLE_SIZE] = (uint64_t)params->shingle_size;
+    header.words[SETTING_BANDS] = (uint64_t)params->bands;
+    header.words[SETTING_ROWS] = (uint64_t)params->rows;
+    header.words[SETTING_SEED] = params->seed;
+    return header;
+}
+
+/*
+ * Opens an intermediate file and rejects it when its header settings differ
+ * from this invocation's, naming the file and the first differing setting.
+ * Returns NULL after logging.
+ */
+static sorted_runs_reader_t *open_checked(const dedup_settings_t *settings, const char *path,
+                                          const char *kind, const char *writer_phase)
+{
+    sorted_runs_reader_t *reader = sorted_runs_open(path, kind, 2);
+    if (!reader)
+        return NULL;
+    sorted_runs_settings_t own = phase_settings(settings);
+    const sorted_runs_settings_t *found = sorted_runs_settings(reader);
+    for (int i = 0; i < SETTING_COUNT; i++) {
+        if (found->words[i] == own.words[i])
+            continue;
+        log_error("%s: written with %s %" PRIu64 ", but this %s phase runs with %s %" PRIu64
+                  "; give every phase the same settings, or rerun the %s phase with these",
+                  path, setting_names[i], found->words[i], settings->phase, setting_names[i],
+                  own.words[i], writer_phase);
+        sorted_runs_close(reader);
+        return NULL;
+    }
+    return reader;
 }
 
 /* Writes the stats of a phase to --stats FILE, and logs the summary. */
@@ -75,10 +127,12 @@ static int record_list_push(record_list_t *list, uint64_t first, uint64_t second
 }
 
 /* Sorts the records and writes them as one sorted-run file. */
-static int write_records(const char *path, const char *kind, record_list_t *list)
+static int write_records(const dedup_settings_t *settings, const char *path, const char *kind,
+                         record_list_t *list)
 {
     sorted_runs_sort(list->records, list->count, 2);
-    sorted_runs_writer_t *writer = sorted_runs_create(path, kind, 2);
+    sorted_runs_settings_t header = phase_settings(settings);
+    sorted_runs_writer_t *writer = sorted_runs_create(path, kind, 2, &header);
     if (!writer)
         return -1;
     for (size_t i = 0; i < list->count; i++) {
@@ -90,28 +144,51 @@ static int write_records(const char *path, const char *kind, record_list_t *list
     return sorted_runs_finish(writer);
 }
 
+/* Signs the batched documents and appends their band records. Returns 0 or -1. */
+static int flush_signatures(dedup_batch_t *batch, record_list_t *bands, int band_count,
+                            stats_t *stats)
+{
+    if (dedup_batch_run(batch, stats) != 0)
+        return -1;
+    for (size_t i = 0; i < batch->count; i++)
+        for (int b = 0; b < band_count; b++)
+            if (record_list_push(&bands[b], batch->band_keys[i * (size_t)band_count + b],
+                                 batch->keys[i]) != 0)
+                return -1;
+    dedup_batch_clear(batch);
+    return 0;
+}
+
 static int read_signatures(const dedup_settings_t *settings, corpus_t *corpus,
                            record_list_t *bands, stats_t *stats)
 {
     minhash_t minhash;
     if (minhash_init(&minhash, &settings->options.minhash) != 0)
         return -1;
+    dedup_batch_t batch;
+    if (dedup_batch_init(&batch, &minhash, settings->options.threads, false) != 0) {
+        minhash_free(&minhash);
+        return -1;
+    }
     int band_count = settings->options.minhash.bands;
-    uint64_t band_keys[band_count];
     doc_t doc;
     doc_init(&doc);
     uint64_t key = 0;
     int status = 0, next;
     while (status == 0 && (next = corpus_next(corpus, &doc, &key, stats)) == 1) {
         stats_record_in(stats, doc.text_length);
-        status = dedup_band_keys(&minhash, &doc, band_keys, NULL, NULL, stats);
-        for (int b = 0; b < band_count && status == 0; b++)
-            status = record_list_push(&bands[b], band_keys[b], key);
+        int full = dedup_batch_add(&batch, key, &doc);
+        status = full < 0 ? -1 : full ? flush_signatures(&batch, bands, band_count, stats) : 0;
         if (status != 0)
             log_error("out of memory at document %s; run more signature tasks", doc.id);
         stats_record_kept(stats, 0);
     }
+    if (status == 0 && flush_signatures(&batch, bands, band_count, stats) != 0) {
+        log_error("out of memory computing signatures; run more signature tasks");
+        status = -1;
+    }
     doc_clear(&doc);
+    dedup_batch_free(&batch);
     minhash_free(&minhash);
     return status == 0 && next == 0 ? 0 : -1;
 }
@@ -144,7 +221,7 @@ static int run_signatures(const cli_program_t *program, const dedup_settings_t *
                  settings->work_dir, b, (long long)stage->task_index,
                  (long long)stage->task_count);
         if (status == 0)
-            status = write_records(path, "band-keys", &bands[b]);
+            status = write_records(settings, path, "band-keys", &bands[b]);
         free(bands[b].records);
         bands[b].records = NULL;
     }
@@ -269,7 +346,7 @@ static int bucket_band(const dedup_settings_t *settings, int band, stats_t *stat
         status = merge.readers && merge.heads && merge.heap ? 0 : -1;
     }
     for (size_t i = 0; i < files.count && status == 0; i++) {
-        merge.readers[i] = sorted_runs_open(files.items[i], "band-keys", 2);
+        merge.readers[i] = open_checked(settings, files.items[i], "band-keys", "signatures");
         int next = merge.readers[i] ? sorted_runs_next(merge.readers[i], merge.heads + 2 * i) : -1;
         if (next < 0)
             status = -1;
@@ -300,7 +377,7 @@ static int bucket_band(const dedup_settings_t *settings, int band, stats_t *stat
         status = make_folder(path);
         snprintf(path, sizeof path, "%s/pairs/band-%04d.runs", settings->work_dir, band);
         if (status == 0)
-            status = write_records(path, "pairs", &pairs);
+            status = write_records(settings, path, "pairs", &pairs);
     }
     for (size_t i = 0; merge.readers && i < files.count; i++)
         sorted_runs_close(merge.readers[i]);
@@ -393,11 +470,13 @@ static int read_pairs(const dedup_settings_t *settings, key_sets_t *sets, stats_
     for (int b = 0; b < settings->options.minhash.bands; b++) {
         char path[PATH_SIZE];
         snprintf(path, sizeof path, "%s/pairs/band-%04d.runs", settings->work_dir, b);
-        sorted_runs_reader_t *reader = sorted_runs_open(path, "pairs", 2);
-        if (!reader) {
-            log_error("%s: run the buckets phase for band %d first", path, b);
+        if (access(path, F_OK) != 0) {
+            log_error("%s: missing; run the buckets phase for band %d first", path, b);
             return -1;
         }
+        sorted_runs_reader_t *reader = open_checked(settings, path, "pairs", "buckets");
+        if (!reader)
+            return -1;
         uint64_t record[2];
         int next;
         while ((next = sorted_runs_next(reader, record)) == 1) {
@@ -444,7 +523,7 @@ static int write_clusters(const dedup_settings_t *settings, key_sets_t *sets, st
         stats_count(stats, "documents_to_drop", members.count);
         char path[PATH_SIZE];
         snprintf(path, sizeof path, "%s/clusters.runs", settings->work_dir);
-        status = write_records(path, "clusters", &members);
+        status = write_records(settings, path, "clusters", &members);
     }
     free(members.records);
     return status;
@@ -474,11 +553,13 @@ static int load_drops(const cli_program_t *program, const dedup_settings_t *sett
     const cli_stage_t *stage = program->stage;
     char path[PATH_SIZE];
     snprintf(path, sizeof path, "%s/clusters.runs", settings->work_dir);
-    sorted_runs_reader_t *reader = sorted_runs_open(path, "clusters", 2);
-    if (!reader) {
-        log_error("%s: run the cluster phase first", path);
+    if (access(path, F_OK) != 0) {
+        log_error("%s: missing; run the cluster phase first", path);
         return -1;
     }
+    sorted_runs_reader_t *reader = open_checked(settings, path, "clusters", "cluster");
+    if (!reader)
+        return -1;
     uint64_t record[2];
     int next;
     while ((next = sorted_runs_next(reader, record)) == 1) {

@@ -102,6 +102,7 @@ static int parse_options(cli_program_t *program, dedup_settings_t *settings, int
     settings->options.minhash.shingle_size = (int)settings->shingle_size;
     settings->options.minhash.bands = (int)settings->bands;
     settings->options.minhash.rows = (int)settings->rows;
+    settings->options.threads = (int)program->stage->threads;
     if (parse_methods(settings) != 0)
         return CLI_USAGE_ERROR;
     if (settings->phase && settings->phase[0]) {
@@ -127,7 +128,8 @@ int main(int argc, char **argv)
         .bands = 14,
         .rows = 8,
         .options = {.minhash = MINHASH_DEFAULT_PARAMS, .verify_threshold = 0.7,
-                    .line_max_docs = 1, .substring_min_bytes = 100},
+                    .line_max_docs = 1, .substring_min_bytes = 100,
+                    .substring_chunk_bytes = (int64_t)1 << 30},
     };
     cli_option_t options[] = {
         {"method", 0, CLI_STRING, &settings.method_list, "LIST", NULL,
@@ -153,6 +155,10 @@ int main(int argc, char **argv)
          1e15},
         {"substring-min-bytes", 0, CLI_INT, &settings.options.substring_min_bytes, "N", "bytes",
          "substring: remove repeats of at least N bytes", CLI_SETTING, 8, 1e9},
+        {"substring-chunk-bytes", 0, CLI_INT, &settings.options.substring_chunk_bytes, "N",
+         "bytes", "substring: build suffix arrays over chunks of about N bytes of text (whole "
+         "documents); memory is about 26 bytes per chunk byte, time grows with the square of "
+         "the chunk count, and the removed spans are the same for any N", 0, 1024, 1e15},
         {"phase", 0, CLI_STRING, &settings.phase, "PHASE", NULL,
          "cluster mode: run one minhash phase (signatures, buckets, cluster, filter) with "
          "--work-dir", 0, 0, 0},

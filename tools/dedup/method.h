@@ -27,6 +27,8 @@ typedef struct {
     double verify_threshold;    /* minimum exact Jaccard of a verified pair */
     int64_t line_max_docs;      /* a line in more documents than this is removed */
     int64_t substring_min_bytes;
+    int64_t substring_chunk_bytes; /* suffix arrays cover at most this much text at once */
+    int threads;                /* worker threads for signatures, sorting, suffix arrays */
 } dedup_options_t;
 
 /* Why a document was dropped or changed, for logs and the report. */
@@ -64,13 +66,42 @@ extern const dedup_method_t dedup_method_substring;
 void dedup_cluster_id(uint64_t keeper_key, char out[24]);
 
 /*
- * Computes the band keys of a document (band_keys[bands]) and, when
- * `shingles` is not NULL, its sorted shingle hashes. Counts empty documents
- * and documents shorter than one shingle in `stats`. Returns 0, or -1 when
- * out of memory.
+ * Documents waiting for their band keys, computed by `threads` threads at
+ * once. Results depend only on the documents, never on the thread count.
  */
-int dedup_band_keys(const minhash_t *minhash, const doc_t *doc, uint64_t *band_keys,
-                    uint64_t **shingles, size_t *shingle_count, stats_t *stats);
+typedef struct {
+    const minhash_t *minhash;
+    int threads;
+    bool keep_shingles;         /* also compute the sorted shingle hashes (verification) */
+    size_t count;               /* documents in the batch */
+    size_t capacity;
+    uint64_t *keys;             /* (count) document keys */
+    size_t *text_starts;        /* (count + 1) offsets into text */
+    char *text;                 /* the texts, back to back */
+    size_t text_used;
+    size_t text_capacity;
+    uint64_t *band_keys;        /* (count, bands), filled by dedup_batch_run */
+    uint64_t **shingles;        /* (count), filled by dedup_batch_run; the caller takes them */
+    size_t *shingle_counts;     /* (count) */
+    size_t *token_counts;       /* (count) */
+} dedup_batch_t;
+
+/* Prepares an empty batch. Returns 0, or -1 when out of memory. */
+int dedup_batch_init(dedup_batch_t *batch, const minhash_t *minhash, int threads,
+                     bool keep_shingles);
+void dedup_batch_free(dedup_batch_t *batch);
+
+/* Copies a document into the batch. Returns 1 when the batch is now full
+ * (run it before adding more), 0 otherwise, or -1 when out of memory. */
+int dedup_batch_add(dedup_batch_t *batch, uint64_t key, const doc_t *doc);
+
+/* Computes band keys (and shingles) of every held document, counting empty
+ * and short documents in `stats` in document order. Returns 0, or -1 when out
+ * of memory. */
+int dedup_batch_run(dedup_batch_t *batch, stats_t *stats);
+
+/* Empties the batch for the next documents. */
+void dedup_batch_clear(dedup_batch_t *batch);
 
 /* Adds a cluster of `size` documents to the size histogram counters
  * (clusters_size_2, clusters_size_3_4, clusters_size_5_8, ...). */

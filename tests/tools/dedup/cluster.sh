@@ -30,6 +30,59 @@ cmp -s "$WORK/one.ids" "$WORK/cluster.ids" || fail "cluster phases kept other do
 $(diff "$WORK/one.ids" "$WORK/cluster.ids" | head -5)"
 expect_grep '"reason":"near_duplicate","cluster":"c[0-9a-f]{16}"' "$WORK/report-0.jsonl"
 
+# The keeper of each cluster is the same in a rerun and in the cluster phases:
+# every dropped document carries the same cluster id (the keeper's key).
+expect_exit 0 "$dedup" --method minhash "$WORK/corpus" -o "$WORK/one.jsonl" \
+    --report "$WORK/one-report.jsonl"
+expect_exit 0 "$dedup" --method minhash "$WORK/corpus" -o "$WORK/rerun.jsonl" \
+    --report "$WORK/rerun-report.jsonl"
+cmp -s "$WORK/one.jsonl" "$WORK/rerun.jsonl" || fail "a rerun kept other documents"
+cmp -s "$WORK/one-report.jsonl" "$WORK/rerun-report.jsonl" || fail "a rerun reported otherwise"
+pairs() { sed 's/.*"duplicate":"\([^"]*\)".*"cluster":"\(c[0-9a-f]*\)".*/\1 \2/' "$@" | sort; }
+pairs "$WORK/one-report.jsonl" >"$WORK/one.pairs"
+pairs "$WORK"/report-*.jsonl >"$WORK/cluster.pairs"
+[ -s "$WORK/one.pairs" ] || fail "the one-process run reported no cluster"
+cmp -s "$WORK/one.pairs" "$WORK/cluster.pairs" || fail "cluster ids differ between the modes: \
+$(diff "$WORK/one.pairs" "$WORK/cluster.pairs" | head -5)"
+
+# The signature files do not depend on the thread count.
+for threads in 1 3; do
+    expect_exit 0 "$dedup" --method minhash --phase signatures --work-dir "$WORK/t$threads" \
+        --threads $threads "$WORK/corpus"
+done
+for band in 0000 0006 0013; do
+    cmp -s "$WORK/t1/signatures/band-$band/task-00000-of-00001.runs" \
+        "$WORK/t3/signatures/band-$band/task-00000-of-00001.runs" \
+        || fail "--threads 3 changed the signatures of band $band"
+done
+
+# Every intermediate file records the settings that shaped it; a phase run
+# with other settings rejects it and names the file and the setting.
+S="$WORK/settings"
+expect_exit 0 "$dedup" --method minhash --phase signatures --work-dir "$S" --bands 14 --rows 8 \
+    "$WORK/corpus"
+expect_exit 1 "$dedup" --method minhash --phase buckets --work-dir "$S" --bands 20 --rows 5
+expect_grep 'band-0000/task-00000-of-00001.runs: written with bands 14, but this buckets phase runs with bands 20' "$WORK/err"
+expect_exit 1 "$dedup" --method minhash --phase buckets --work-dir "$S" --shingle-size 3
+expect_grep 'task-00000-of-00001.runs: written with shingle-size 5, but .* shingle-size 3' \
+    "$WORK/err"
+# The defaults are 5-token shingles and 14 bands of 8 rows.
+expect_exit 0 "$dedup" --method minhash --phase buckets --work-dir "$S" --shingle-size 5 \
+    --bands 14 --rows 8
+expect_exit 1 "$dedup" --method minhash --phase cluster --work-dir "$S" --rows 9 --bands 14
+expect_grep 'pairs/band-0000.runs: written with rows 8, but this cluster phase runs with rows 9' \
+    "$WORK/err"
+expect_exit 0 "$dedup" --method minhash --phase cluster --work-dir "$S"
+expect_exit 1 "$dedup" --method minhash --phase filter --work-dir "$S" --shingle-size 4 \
+    "$WORK/corpus" -o "$WORK/never.jsonl"
+expect_grep 'clusters.runs: written with shingle-size 5' "$WORK/err"
+[ ! -e "$WORK/never.jsonl" ] || fail "filter wrote output despite differing settings"
+# A file whose settings were altered after writing fails its header checksum.
+printf '\x07' | dd of="$S/clusters.runs" bs=1 seek=$((48 + 8 * 4)) conv=notrunc 2>/dev/null
+expect_exit 1 "$dedup" --method minhash --phase filter --work-dir "$S" "$WORK/corpus" \
+    -o "$WORK/never.jsonl"
+expect_grep 'header checksum' "$WORK/err"
+
 # A truncated intermediate file is rejected, and so is one with a flipped byte.
 cp "$W/pairs/band-0003.runs" "$WORK/saved.runs"
 truncate -s -16 "$W/pairs/band-0003.runs"

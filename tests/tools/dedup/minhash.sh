@@ -57,3 +57,21 @@ cat "$WORK"/corpus/part-*.jsonl | "$(tool dedup)" -q --method minhash - >"$WORK/
     || fail "dedup on standard input failed"
 [ "$(wc -l <"$WORK/stdin.jsonl")" -eq "$(wc -l <"$WORK/out.jsonl")" ] \
     || fail "standard input kept $(wc -l <"$WORK/stdin.jsonl") documents"
+
+# The thread count changes nothing: documents, report and counters are byte
+# for byte those of one thread, with and without verification.
+for verify in "" --verify; do
+    for threads in 1 2 3; do
+        expect_exit 0 "$(tool dedup)" --method minhash $verify --threads $threads \
+            "$WORK/corpus" -o "$WORK/threads-$threads.jsonl" \
+            --report "$WORK/threads-$threads.report" --stats "$WORK/threads-$threads.json"
+        grep -v '"seconds\|_per_second' "$WORK/threads-$threads.json" >"$WORK/threads-$threads.counts"
+    done
+    for threads in 2 3; do
+        for part in jsonl report counts; do
+            cmp -s "$WORK/threads-1.$part" "$WORK/threads-$threads.$part" \
+                || fail "--threads $threads $verify changed the $part output"
+        done
+    done
+done
+grep -q '"near_duplicate"' "$WORK/threads-1.counts" || fail "the thread test dropped nothing"
