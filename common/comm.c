@@ -248,6 +248,12 @@ int comm_barrier(comm_t *comm)
     return comm_all_reduce(comm, &nothing, 1, COMM_FLOAT32, COMM_SUM);
 }
 
+void comm_set_step(comm_t *comm, int64_t step)
+{
+    if (comm->group)
+        rendezvous_set_step(comm->group, step);
+}
+
 void comm_abort(comm_t *comm, const char *reason)
 {
     if (comm->group)

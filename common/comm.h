@@ -15,6 +15,7 @@
 #define LMPIPE_COMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rendezvous.h"
 
@@ -60,6 +61,10 @@ int comm_broadcast(comm_t *comm, void *buf, size_t size, int root);
 
 /* Returns when every rank has called it: 0, or -1 after logging. */
 int comm_barrier(comm_t *comm);
+
+/* Records the last completed step, which an error about a lost rank names
+ * (see rendezvous_set_step). Does nothing in a world of one. */
+void comm_set_step(comm_t *comm, int64_t step);
 
 /* Rank 0: sends every other rank a stop message with `reason`. */
 void comm_abort(comm_t *comm, const char *reason);

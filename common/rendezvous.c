@@ -4,26 +4,55 @@
  * (kind, sequence, little-endian 32-bit words) and the data. A socket
  * monitor reports closed connections; rank 0 maps a connection to its rank by
  * the file descriptor its hello arrived on.
+ *
+ * Heartbeats run on a second socket pair owned by one thread per process:
+ * every other rank sends rank 0 a ping each interval and rank 0 replies to
+ * each ping with a pong. The thread runs
+ * while the caller computes, so only a process that is stopped, hung in the
+ * kernel or cut off falls silent. The caller's thread checks the times of the
+ * last pings and pongs while it waits for a message.
  */
 #include "rendezvous.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "log.h"
 
 /* Kinds from 0x100 up belong to the rendezvous; callers use smaller ones. */
 enum { KIND_HELLO = 0x100, KIND_WELCOME = 0x101, KIND_ABORT = 0x102 };
-enum { POLL_MS = 200 };
+enum { POLL_MS = 200, HOST_SIZE = 64, ENDPOINT_SIZE = 256 };
+/* hello: rank, world size, pid (32-bit words), host name */
+enum { HELLO_SIZE = 12 + HOST_SIZE };
+/* welcome: rank, world size, rank 0's pid, its host name, heartbeat endpoint, blob */
+enum { WELCOME_HEADER = 12 + HOST_SIZE + ENDPOINT_SIZE };
+/* ping and pong: the sender's rank */
+enum { BEAT_SIZE = 4 };
 
 typedef struct {
     uint8_t id[256];             /* ROUTER routing id of the peer */
     size_t id_size;
     int fd;                      /* connection the peer's hello came on; -1 unknown */
     int joined;
+    int pid;
+    char host[HOST_SIZE];
+    double last_beat;            /* time of its last ping (pong on rank 0's entry) */
 } peer_t;
+
+/* The heartbeat thread and the state it shares with the caller's thread. */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t lock;        /* guards stop, step and the peers' beat fields */
+    int started;
+    int stop;
+    void *socket;                /* rank 0: ROUTER; others: DEALER; used by the thread only */
+    double interval_seconds;
+    char endpoint[ENDPOINT_SIZE];
+} heartbeat_t;
 
 struct rendezvous {
     void *context;
@@ -32,7 +61,9 @@ struct rendezvous {
     int rank;
     int world_size;
     double heartbeat_seconds;
-    peer_t *peers;               /* rank 0: one per rank */
+    peer_t *peers;               /* one per rank; other ranks fill only rank 0's entry */
+    int64_t step;                /* this process's last completed step; -1: none yet */
+    heartbeat_t beat;
     uint8_t blob[RENDEZVOUS_MAX_BLOB];
     size_t blob_size;
     char address[512];
@@ -184,6 +215,178 @@ done:
     return status;
 }
 
+/* Rank 0's thread: records a ping from rank r and replies with a pong. */
+static void answer_ping(rendezvous_t *g, const void *id, size_t id_size, const uint8_t *ping)
+{
+    int r = (int)get_u32(ping);
+    uint8_t pong[BEAT_SIZE];
+    pthread_mutex_lock(&g->beat.lock);
+    if (r >= 1 && r < g->world_size)
+        g->peers[r].last_beat = time_now_seconds();
+    pthread_mutex_unlock(&g->beat.lock);
+    put_u32(pong, 0);
+    /* A frozen peer's queue fills up; ROUTER then drops, which is fine for a beat. */
+    if (zmq_send(g->beat.socket, id, id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(g->beat.socket, pong, sizeof pong, ZMQ_DONTWAIT);
+}
+
+/* Reads every waiting ping (rank 0) or pong (other ranks) without blocking. */
+static void drain_beats(rendezvous_t *g)
+{
+    uint8_t id[256], beat[BEAT_SIZE];
+    for (;;) {
+        int id_size = 0;
+        if (g->rank == 0) {
+            id_size = zmq_recv(g->beat.socket, id, sizeof id, ZMQ_DONTWAIT);
+            if (id_size < 0)
+                return;
+        }
+        int size = zmq_recv(g->beat.socket, beat, sizeof beat, ZMQ_DONTWAIT);
+        if (size < 0)
+            return;
+        if (size != BEAT_SIZE)
+            continue;
+        if (g->rank == 0) {
+            answer_ping(g, id, (size_t)(id_size < (int)sizeof id ? id_size : (int)sizeof id),
+                        beat);
+            continue;
+        }
+        pthread_mutex_lock(&g->beat.lock);
+        g->peers[0].last_beat = time_now_seconds();
+        pthread_mutex_unlock(&g->beat.lock);
+    }
+}
+
+/* The heartbeat thread: pings rank 0 each interval (other ranks) and takes
+ * in pings or pongs until rendezvous_close sets stop. */
+static void *run_heartbeat(void *arg)
+{
+    rendezvous_t *g = arg;
+    double next_ping = 0.0;
+    for (;;) {
+        pthread_mutex_lock(&g->beat.lock);
+        int stop = g->beat.stop;
+        pthread_mutex_unlock(&g->beat.lock);
+        if (stop)
+            break;
+        double now = time_now_seconds();
+        if (g->rank != 0 && now >= next_ping) {
+            uint8_t ping[BEAT_SIZE];
+            put_u32(ping, (uint32_t)g->rank);
+            zmq_send(g->beat.socket, ping, sizeof ping, ZMQ_DONTWAIT);
+            next_ping = now + g->beat.interval_seconds;
+        }
+        zmq_pollitem_t item = {g->beat.socket, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 50) > 0)
+            drain_beats(g);
+    }
+    zmq_close(g->beat.socket);
+    g->beat.socket = NULL;
+    return NULL;
+}
+
+/* Creates the heartbeat socket: rank 0 binds next to `address` and stores the
+ * endpoint it got, the others connect to `endpoint`. Returns 0 or -1 after logging. */
+static int open_heartbeat(rendezvous_t *g, const char *endpoint)
+{
+    g->beat.interval_seconds = g->heartbeat_seconds / 4 < 1.0 ? g->heartbeat_seconds / 4 : 1.0;
+    g->beat.socket = zmq_socket(g->context, g->rank == 0 ? ZMQ_ROUTER : ZMQ_DEALER);
+    int linger_ms = 0;
+    if (g->beat.socket)
+        zmq_setsockopt(g->beat.socket, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    if (g->beat.socket && g->rank == 0) {
+        char wanted[ENDPOINT_SIZE];
+        if (strncmp(g->address, "ipc://", 6) == 0)
+            snprintf(wanted, sizeof wanted, "%.240s-heartbeat", g->address);
+        else
+            snprintf(wanted, sizeof wanted, "tcp://127.0.0.1:*");
+        size_t size = sizeof g->beat.endpoint;
+        if (zmq_bind(g->beat.socket, wanted) == 0 &&
+            zmq_getsockopt(g->beat.socket, ZMQ_LAST_ENDPOINT, g->beat.endpoint, &size) == 0)
+            return 0;
+    } else if (g->beat.socket) {
+        snprintf(g->beat.endpoint, sizeof g->beat.endpoint, "%s", endpoint);
+        if (zmq_connect(g->beat.socket, endpoint) == 0)
+            return 0;
+    }
+    log_error("%s: cannot open the heartbeat socket %s: %s", g->address,
+              g->rank == 0 ? "next to it" : endpoint, zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+/* Starts the heartbeat thread; every peer counts as heard from now. */
+static int start_heartbeat(rendezvous_t *g)
+{
+    double now = time_now_seconds();
+    for (int r = 0; r < (g->rank == 0 ? g->world_size : 1); r++)
+        g->peers[r].last_beat = now;
+    if (pthread_create(&g->beat.thread, NULL, run_heartbeat, g) != 0) {
+        log_error("%s: cannot start the heartbeat thread", g->address);
+        return -1;
+    }
+    g->beat.started = 1;
+    return 0;
+}
+
+void rendezvous_set_step(rendezvous_t *group, int64_t step)
+{
+    pthread_mutex_lock(&group->beat.lock);
+    group->step = step;
+    pthread_mutex_unlock(&group->beat.lock);
+}
+
+/*
+ * Writes "rank R of N (pid P on HOST, last completed step S)" into out. The
+ * ranks run their collectives in lockstep, so this process's own last step is
+ * the group's.
+ */
+static void describe_peer(rendezvous_t *g, int r, char *out, size_t size)
+{
+    pthread_mutex_lock(&g->beat.lock);
+    const peer_t *p = &g->peers[r];
+    if (g->step >= 0)
+        snprintf(out, size, "rank %d of %d (pid %d on %s, last completed step %lld)", r,
+                 g->world_size, p->pid, p->host, (long long)g->step);
+    else
+        snprintf(out, size, "rank %d of %d (pid %d on %s, before the first step)", r,
+                 g->world_size, p->pid, p->host);
+    pthread_mutex_unlock(&g->beat.lock);
+}
+
+/* Returns a peer whose last beat is older than the heartbeat timeout (rank 0
+ * checks every rank, the others rank 0), or -1 when all are heard from. */
+static int find_silent_peer(rendezvous_t *g)
+{
+    if (!g->beat.started)
+        return -1;
+    double now = time_now_seconds();
+    int silent = -1;
+    pthread_mutex_lock(&g->beat.lock);
+    if (g->rank != 0 && now - g->peers[0].last_beat > g->heartbeat_seconds)
+        silent = 0;
+    for (int r = 1; g->rank == 0 && r < g->world_size && silent < 0; r++)
+        if (g->peers[r].joined && now - g->peers[r].last_beat > g->heartbeat_seconds)
+            silent = r;
+    pthread_mutex_unlock(&g->beat.lock);
+    return silent;
+}
+
+/* Logs the loss of peer `lost` and its `cause`; rank 0 also sends the other ranks a stop
+ * message. */
+static void report_lost_peer(rendezvous_t *g, int lost, const char *cause)
+{
+    char peer[256], reason[512];
+    describe_peer(g, lost, peer, sizeof peer);
+    if (g->rank != 0) {
+        log_error("rank %d of %d: lost %s: %s", g->rank, g->world_size, peer, cause);
+        return;
+    }
+    snprintf(reason, sizeof reason, "%s was lost: %s", peer, cause);
+    log_error("%s", reason);
+    g->peers[lost].joined = 0;
+    rendezvous_abort(g, reason);
+}
+
 /* Waits up to `seconds` (< 0: for ever) for a message. Returns 0, 1 on
  * timeout, or -1 after logging a lost peer. */
 static int wait_message(rendezvous_t *g, rendezvous_message_t *m, double seconds)
@@ -202,37 +405,54 @@ static int wait_message(rendezvous_t *g, rendezvous_message_t *m, double seconds
         }
         if (items[1].revents & ZMQ_POLLIN) {
             int lost = read_monitor(g);
-            if (lost == 0) {
-                log_error("rank %d of %d: lost the connection to rank 0 (%s): it ended or "
-                          "missed heartbeats for %.0f s",
-                          g->rank, g->world_size, g->address, g->heartbeat_seconds);
+            if (lost >= 0) {
+                report_lost_peer(g, lost, "its connection closed (the process ended)");
                 return -1;
             }
-            if (lost > 0) {
-                char reason[256];
-                snprintf(reason, sizeof reason,
-                         "rank %d of %d was lost: its process ended or missed heartbeats for "
-                         "%.0f s",
-                         lost, g->world_size, g->heartbeat_seconds);
-                log_error("%s", reason);
-                g->peers[lost].joined = 0;
-                rendezvous_abort(g, reason);
-                return -1;
-            }
+        }
+        int silent = find_silent_peer(g);
+        if (silent >= 0) {
+            char cause[128];
+            snprintf(cause, sizeof cause,
+                     "it sent no heartbeat for %.0f s (frozen or unreachable)",
+                     g->heartbeat_seconds);
+            report_lost_peer(g, silent, cause);
+            return -1;
         }
         if (seconds >= 0 && time_now_seconds() > deadline)
             return 1;
     }
 }
 
-/* Rank 0: sends rank `r` its rank, the world size and the blob. */
+/* Writes this process's pid and host name (HOST_SIZE bytes, NUL-padded) at p. */
+static void put_identity(uint8_t *p)
+{
+    char host[HOST_SIZE] = {0};
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown host");
+    put_u32(p, (uint32_t)getpid());
+    memcpy(p + 4, host, HOST_SIZE);
+}
+
+/* Reads a pid and host name written by put_identity into `peer`. */
+static void get_identity(peer_t *peer, const uint8_t *p)
+{
+    peer->pid = (int)get_u32(p);
+    memcpy(peer->host, p + 4, HOST_SIZE);
+    peer->host[HOST_SIZE - 1] = '\0';
+}
+
+/* Rank 0: sends rank `r` its rank, the world size, rank 0's identity, the
+ * heartbeat endpoint and the blob. */
 static int send_welcome(rendezvous_t *g, int r)
 {
-    uint8_t welcome[8 + RENDEZVOUS_MAX_BLOB];
+    uint8_t welcome[WELCOME_HEADER + RENDEZVOUS_MAX_BLOB] = {0};
     put_u32(welcome, (uint32_t)r);
     put_u32(welcome + 4, (uint32_t)g->world_size);
-    memcpy(welcome + 8, g->blob, g->blob_size);
-    return send_frames(g, r, KIND_WELCOME, 0, welcome, 8 + g->blob_size);
+    put_identity(welcome + 8);
+    memcpy(welcome + 12 + HOST_SIZE, g->beat.endpoint, ENDPOINT_SIZE);
+    memcpy(welcome + WELCOME_HEADER, g->blob, g->blob_size);
+    return send_frames(g, r, KIND_WELCOME, 0, welcome, WELCOME_HEADER + g->blob_size);
 }
 
 int rendezvous_recv(rendezvous_t *group, rendezvous_message_t *message)
@@ -290,8 +510,8 @@ static int open_socket(rendezvous_t *g, int type)
     int timeout_ms = (int)(g->heartbeat_seconds * 1000.0);
     int interval_ms = timeout_ms / 4 < 1000 ? timeout_ms / 4 : 1000;
     int linger_ms = 2000;
-    /* NOTE: a rank frozen with SIGSTOP was caught by these heartbeats in some
-     * runs and missed in others, so a collective can then wait for ever. */
+    /* These ZeroMQ heartbeats catch a frozen peer only in some runs, so the
+     * heartbeat thread's own pings are what a collective relies on. */
     zmq_setsockopt(g->socket, ZMQ_HEARTBEAT_IVL, &interval_ms, sizeof interval_ms);
     zmq_setsockopt(g->socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt(g->socket, ZMQ_HEARTBEAT_TTL, &timeout_ms, sizeof timeout_ms);
@@ -322,8 +542,10 @@ static int gather_group(rendezvous_t *g, double join_seconds)
         }
         if (status != 0)
             return -1;
-        int requested = m.size == 8 ? (int)get_u32(m.data) : -2;
-        int world = m.size == 8 ? (int)get_u32((const uint8_t *)m.data + 4) : 0;
+        int requested = m.size == HELLO_SIZE ? (int)get_u32(m.data) : -2;
+        int world = m.size == HELLO_SIZE ? (int)get_u32((const uint8_t *)m.data + 4) : 0;
+        if (m.size == HELLO_SIZE)
+            get_identity(&g->peers[0], (const uint8_t *)m.data + 8);
         uint32_t kind = m.kind;
         int known = m.peer > 0;
         rendezvous_message_free(&m);
@@ -354,6 +576,8 @@ static int gather_group(rendezvous_t *g, double join_seconds)
         g->peers[requested].joined = 1;
         joined++;
     }
+    if (start_heartbeat(g) != 0)
+        return -1;
     for (int r = 1; r < g->world_size; r++)
         if (send_welcome(g, r) != 0)
             return -1;
@@ -363,9 +587,10 @@ static int gather_group(rendezvous_t *g, double join_seconds)
 /* Other ranks: say hello and wait for the rank, world size and blob. */
 static int join_group(rendezvous_t *g, double join_seconds)
 {
-    uint8_t hello[8];
+    uint8_t hello[HELLO_SIZE];
     put_u32(hello, (uint32_t)g->rank);
     put_u32(hello + 4, (uint32_t)g->world_size);
+    put_identity(hello + 8);
     /* The hello is repeated every second because ZeroMQ may drop a message
      * queued before the connection is up; rank 0 ignores the repeats. */
     double deadline = time_now_seconds() + join_seconds;
@@ -384,19 +609,27 @@ static int join_group(rendezvous_t *g, double join_seconds)
     }
     if (status != 0)
         return -1;
-    int ok = m.kind == KIND_WELCOME && m.size >= 8 && m.size - 8 <= RENDEZVOUS_MAX_BLOB;
+    int ok = m.kind == KIND_WELCOME && m.size >= WELCOME_HEADER &&
+             m.size - WELCOME_HEADER <= RENDEZVOUS_MAX_BLOB;
+    char endpoint[ENDPOINT_SIZE];
     if (ok) {
-        g->rank = (int)get_u32(m.data);
-        g->world_size = (int)get_u32((const uint8_t *)m.data + 4);
-        g->blob_size = m.size - 8;
-        memcpy(g->blob, (const uint8_t *)m.data + 8, g->blob_size);
+        const uint8_t *p = m.data;
+        g->rank = (int)get_u32(p);
+        g->world_size = (int)get_u32(p + 4);
+        get_identity(&g->peers[0], p + 8);
+        memcpy(endpoint, p + 12 + HOST_SIZE, ENDPOINT_SIZE);
+        endpoint[ENDPOINT_SIZE - 1] = '\0';
+        g->blob_size = m.size - WELCOME_HEADER;
+        memcpy(g->blob, p + WELCOME_HEADER, g->blob_size);
     } else if (m.kind == KIND_ABORT) {
         log_error("rank 0 rejected this process: %.*s", (int)m.size, (const char *)m.data);
     } else {
         log_error("%s: expected the rank from rank 0", g->address);
     }
     rendezvous_message_free(&m);
-    return ok ? 0 : -1;
+    if (!ok || open_heartbeat(g, endpoint) != 0)
+        return -1;
+    return start_heartbeat(g);
 }
 
 rendezvous_t *rendezvous_join(const rendezvous_options_t *options)
@@ -421,15 +654,17 @@ rendezvous_t *rendezvous_join(const rendezvous_options_t *options)
     snprintf(g->address, sizeof g->address, "%s", address);
     g->rank = options->rank;
     g->world_size = options->world_size;
-    g->heartbeat_seconds = options->heartbeat_seconds > 0 ? options->heartbeat_seconds : 30.0;
+    g->heartbeat_seconds = options->heartbeat_seconds > 0 ? options->heartbeat_seconds : 60.0;
     double join_seconds = options->join_seconds > 0 ? options->join_seconds : 120.0;
+    g->step = -1;
+    pthread_mutex_init(&g->beat.lock, NULL);
     int status = -1;
     if (g->rank == 0) {
         g->peers = calloc((size_t)g->world_size, sizeof *g->peers);
         g->blob_size = options->blob_size;
         if (options->blob_size)
             memcpy(g->blob, options->blob, options->blob_size);
-        if (!g->peers || open_socket(g, ZMQ_ROUTER) != 0)
+        if (!g->peers || open_socket(g, ZMQ_ROUTER) != 0 || open_heartbeat(g, NULL) != 0)
             goto done;
         if (zmq_bind(g->socket, address) != 0) {
             log_error("%s: rank 0 cannot bind: %s; pick a free port", address,
@@ -438,7 +673,8 @@ rendezvous_t *rendezvous_join(const rendezvous_options_t *options)
         }
         status = gather_group(g, join_seconds);
     } else {
-        if (open_socket(g, ZMQ_DEALER) != 0)
+        g->peers = calloc(1, sizeof *g->peers);
+        if (!g->peers || open_socket(g, ZMQ_DEALER) != 0)
             goto done;
         if (zmq_connect(g->socket, address) != 0) {
             log_error("%s: cannot connect: %s", address, zmq_strerror(zmq_errno()));
@@ -458,6 +694,14 @@ void rendezvous_close(rendezvous_t *group)
 {
     if (!group)
         return;
+    if (group->beat.started) {
+        pthread_mutex_lock(&group->beat.lock);
+        group->beat.stop = 1;
+        pthread_mutex_unlock(&group->beat.lock);
+        pthread_join(group->beat.thread, NULL);
+    } else if (group->beat.socket) {
+        zmq_close(group->beat.socket);
+    }
     /* The monitor stops while its reader is still open: ZeroMQ's send of an
      * event to a PAIR socket with no peer would block for ever. */
     if (group->socket)
@@ -468,6 +712,7 @@ void rendezvous_close(rendezvous_t *group)
         zmq_close(group->socket);
     if (group->context)
         zmq_ctx_term(group->context);
+    pthread_mutex_destroy(&group->beat.lock);
     free(group->peers);
     free(group);
 }

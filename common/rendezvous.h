@@ -9,11 +9,13 @@
  * rank, the others talk only to rank 0.
  *
  * A lost peer stops the group. A killed process closes its connection, which
- * the others see at once. A frozen or unreachable one should miss the
- * ZeroMQ heartbeats (sent by ZeroMQ's own thread, so a busy process still
- * answers them) and have its connection closed after the heartbeat timeout,
- * but tests with SIGSTOP show that this does not always happen. Rank 0
- * names the lost rank and tells the remaining ranks why the run stops.
+ * the others see at once. A frozen process (stopped with SIGSTOP, hung, or
+ * cut off) stops sending heartbeats: a thread in every process pings rank 0
+ * each interval and rank 0's thread replies, so a peer silent for
+ * heartbeat_seconds is lost even while its owner computes. The check runs
+ * whenever a process waits for a message, so it stops a collective within
+ * the timeout plus 0.2 s. Rank 0 names the lost rank with its pid, host and
+ * last completed step, and tells the remaining ranks why the run stops.
  */
 #ifndef LMPIPE_RENDEZVOUS_H
 #define LMPIPE_RENDEZVOUS_H
@@ -30,7 +32,7 @@ typedef struct {
     int rank;                    /* 0 binds; -1 lets rank 0 assign one */
     int world_size;              /* needed by rank 0; 0 elsewhere takes rank 0's */
     double join_seconds;         /* how long to wait for the group; 0: 120 s */
-    double heartbeat_seconds;    /* silence after which a peer is lost; 0: 30 s */
+    double heartbeat_seconds;    /* silence after which a peer is lost; 0: 60 s */
     const void *blob;            /* rank 0 only: sent to every rank */
     size_t blob_size;            /* at most RENDEZVOUS_MAX_BLOB */
 } rendezvous_options_t;
@@ -73,6 +75,12 @@ int rendezvous_send(rendezvous_t *group, int peer, uint32_t kind, uint32_t seque
 int rendezvous_recv(rendezvous_t *group, rendezvous_message_t *message);
 
 void rendezvous_message_free(rendezvous_message_t *message);
+
+/*
+ * Records this process's last completed step, which the message about a
+ * lost peer names (the ranks step in lockstep). Thread-safe and cheap.
+ */
+void rendezvous_set_step(rendezvous_t *group, int64_t step);
 
 /*
  * Rank 0: sends every remaining rank a stop message with `reason`.

@@ -1,8 +1,10 @@
 /*
  * Checkpoint folders: save and load round trip of weights and AdamW moments,
  * GPT-2 tensor names and the Conv1D transposition, config.json fields,
- * replacing an existing checkpoint, and finding the latest step.
+ * replacing an existing checkpoint, a failed save that keeps the old one,
+ * and finding the latest step.
  */
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,47 @@ static void test_find_latest(void)
     free(found);
 }
 
+/* Returns the number of entries of `parent` whose name starts with `prefix`. */
+static int count_entries(const char *parent, const char *prefix)
+{
+    DIR *dir = opendir(parent);
+    int count = 0;
+    for (struct dirent *entry; dir && (entry = readdir(dir));)
+        count += strncmp(entry->d_name, prefix, strlen(prefix)) == 0;
+    if (dir)
+        closedir(dir);
+    return count;
+}
+
+/* A save that fails part way (here: a missing tokenizer.json to copy) leaves
+ * the earlier checkpoint of the same name whole and no temporary folder. */
+static void test_failed_save_keeps_old(void)
+{
+    char path[256], file_path[300];
+    snprintf(path, sizeof path, "%s/step-000010", folder);
+    snprintf(file_path, sizeof file_path, "%s/model.safetensors", path);
+    model_t before;
+    CHECK_INT_EQ(checkpoint_load_model(path, &before), 0);
+
+    model_t other;
+    make_model(&other);
+    for (int64_t i = 0; i < other.param_count; i++)
+        other.params[i] = -1.0f;
+    checkpoint_extras_t extras = {.tokenizer_path = "/nonexistent/tokenizer.json",
+                                  .eos_token_id = -1};
+    CHECK_INT_EQ(checkpoint_save(path, &other, &extras), -1);
+
+    model_t after;
+    CHECK_INT_EQ(checkpoint_load_model(path, &after), 0);
+    CHECK_INT_EQ(after.param_count, before.param_count);
+    CHECK(memcmp(after.params, before.params, sizeof(float) * (size_t)before.param_count) == 0);
+    CHECK_INT_EQ(count_entries(folder, "step-000010.tmp-"), 0);
+    CHECK_INT_EQ(count_entries(folder, "step-000010"), 1);
+    model_free(&other);
+    model_free(&before);
+    model_free(&after);
+}
+
 static void test_missing_tensor(void)
 {
     char path[256];
@@ -166,6 +209,7 @@ int main(void)
     }
     test_round_trip();
     test_find_latest();
+    test_failed_save_keeps_old();
     test_missing_tensor();
     char command[256];
     snprintf(command, sizeof command, "rm -rf '%s'", folder);

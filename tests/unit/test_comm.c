@@ -153,6 +153,80 @@ static void test_lost_rank(const char *address, int kill_root)
     comm_close(comm);
 }
 
+/* A rank frozen with SIGSTOP after joining sends no heartbeats, so the other
+ * side's all-reduce fails within the 2 s timeout plus a margin for a busy
+ * machine (the timeout counts from the join, so it may fail sooner).
+ * freeze_root: rank 0 freezes and rank 1 must notice. */
+static void test_frozen_rank(const char *address, int freeze_root)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        rendezvous_options_t options = {.address = address, .rank = freeze_root ? 0 : 1,
+                                        .world_size = 2, .join_seconds = 20,
+                                        .heartbeat_seconds = 2};
+        comm_t *comm = comm_from_rendezvous(rendezvous_join(&options));
+        if (!comm)
+            _exit(3);
+        comm_set_step(comm, 7);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    rendezvous_options_t options = {.address = address, .rank = freeze_root ? 1 : 0,
+                                    .world_size = 2, .join_seconds = 20,
+                                    .heartbeat_seconds = 2};
+    comm_t *comm = comm_from_rendezvous(rendezvous_join(&options));
+    CHECK(comm != NULL);
+    double start = time_now_seconds();
+    float x = 1.0f;
+    CHECK(comm != NULL);
+    CHECK(!comm || comm_all_reduce(comm, &x, 1, COMM_FLOAT32, COMM_SUM) != 0);
+    double seconds = time_now_seconds() - start;
+    if (seconds > 8.0)
+        fprintf(stderr, "frozen rank %d noticed after %.2f s, expected at most 8 s\n",
+                freeze_root ? 0 : 1, seconds);
+    CHECK(seconds <= 8.0);
+    kill(child, SIGKILL);
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK_INT_EQ(WTERMSIG(status), SIGKILL);
+    comm_close(comm);
+}
+
+/* A busy rank that makes no calls for longer than the timeout still sends
+ * heartbeats from its thread, so the group stays intact. */
+static void test_busy_rank(const char *address)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        rendezvous_options_t options = {.address = address, .rank = 1, .world_size = 2,
+                                        .join_seconds = 20, .heartbeat_seconds = 1};
+        comm_t *comm = comm_from_rendezvous(rendezvous_join(&options));
+        if (!comm)
+            _exit(3);
+        double until = time_now_seconds() + 3.0;
+        volatile double sink = 0.0;
+        while (time_now_seconds() < until)
+            sink += 1.0;
+        float x = 2.0f;
+        int failed = comm_all_reduce(comm, &x, 1, COMM_FLOAT32, COMM_SUM) != 0 || x != 3.0f;
+        comm_close(comm);
+        _exit(failed);
+    }
+    rendezvous_options_t options = {.address = address, .rank = 0, .world_size = 2,
+                                    .join_seconds = 20, .heartbeat_seconds = 1};
+    comm_t *comm = comm_from_rendezvous(rendezvous_join(&options));
+    CHECK(comm != NULL);
+    float x = 1.0f;
+    CHECK(!comm || comm_all_reduce(comm, &x, 1, COMM_FLOAT32, COMM_SUM) == 0);
+    CHECK(x == 3.0f);
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_INT_EQ(WEXITSTATUS(status), 0);
+    comm_close(comm);
+}
+
 static void test_single(void)
 {
     comm_t *comm = comm_single();
@@ -205,5 +279,11 @@ int main(void)
     test_lost_rank(address, 0);
     snprintf(address, sizeof address, "ipc:///tmp/lmpipe-test-comm-%d-d", (int)getpid());
     test_lost_rank(address, 1);
+    snprintf(address, sizeof address, "ipc:///tmp/lmpipe-test-comm-%d-e", (int)getpid());
+    test_frozen_rank(address, 0);
+    tcp_address(address, sizeof address);
+    test_frozen_rank(address, 1);
+    snprintf(address, sizeof address, "ipc:///tmp/lmpipe-test-comm-%d-f", (int)getpid());
+    test_busy_rank(address);
     return CHECK_DONE();
 }

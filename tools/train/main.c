@@ -22,20 +22,32 @@
 typedef struct {
     int64_t nproc;             /* local workers that --nproc starts */
     int64_t rank;              /* -1: not given */
-    int64_t world_size;        /* 0: not given */
+    int64_t world_size;        /* a setting: ranks of the run, 1 when not data-parallel */
     char *rendezvous;
     double heartbeat_seconds;
     pid_t *children;           /* --nproc: ranks 1..nproc-1 */
 } workers_t;
 
-static int check_workers(const workers_t *w)
+/*
+ * Checks the data-parallel options and settles world_size, which enters the
+ * settings hash: N for --nproc N, --world-size for ranks started by hand.
+ */
+static int check_workers(workers_t *w)
 {
-    bool by_hand = w->rank >= 0 || w->world_size > 0 || w->rendezvous;
-    if (w->nproc > 1 && by_hand) {
+    bool by_hand = w->rank >= 0 || w->rendezvous;
+    if (w->nproc > 1 && (by_hand || (w->world_size != 1 && w->world_size != w->nproc))) {
         log_error("--nproc starts its own ranks; drop --rank, --world-size and --rendezvous");
         return CLI_USAGE_ERROR;
     }
-    if (by_hand && (w->rank < 0 || w->world_size < 1 || !w->rendezvous)) {
+    if (w->nproc > 1)
+        w->world_size = w->nproc;
+    if (!by_hand && w->nproc <= 1 && w->world_size != 1) {
+        log_error("--world-size %lld needs --rank R and --rendezvous ADDRESS on every rank, "
+                  "or use --nproc %lld to start the ranks on this machine",
+                  (long long)w->world_size, (long long)w->world_size);
+        return CLI_USAGE_ERROR;
+    }
+    if (by_hand && (w->rank < 0 || !w->rendezvous)) {
         log_error("a rank started by hand needs --rank R, --world-size N and --rendezvous "
                   "ADDRESS (tcp://127.0.0.1:PORT or ipc://PATH), all three");
         return CLI_USAGE_ERROR;
@@ -117,6 +129,38 @@ static comm_t *join_workers(workers_t *w, int64_t *threads)
     return comm_from_rendezvous(group);
 }
 
+/*
+ * --nproc after a failed run: sends ranks 1..N-1 SIGTERM (and SIGCONT, so that
+ * a frozen rank receives it) and kills those still running after
+ * `grace_seconds`, so that waiting for them cannot hang.
+ */
+static void stop_workers(const workers_t *w, double grace_seconds)
+{
+    for (int r = 1; w->children && r < w->nproc; r++) {
+        if (w->children[r] > 0) {
+            kill(w->children[r], SIGTERM);
+            kill(w->children[r], SIGCONT);
+        }
+    }
+    double deadline = time_now_seconds() + grace_seconds;
+    for (int r = 1; w->children && r < w->nproc; r++) {
+        if (w->children[r] <= 0)
+            continue;
+        siginfo_t info = {0};
+        int waited;
+        /* WNOWAIT leaves the exit status for wait_workers to report. */
+        while ((waited = waitid(P_PID, (id_t)w->children[r], &info,
+                                WEXITED | WNOHANG | WNOWAIT)) == 0 &&
+               info.si_pid == 0 && time_now_seconds() < deadline)
+            usleep(50000);
+        if (waited == 0 && info.si_pid == 0) {
+            log_warn("rank %d (pid %d) did not end within %.0f s of SIGTERM; killing it", r,
+                     (int)w->children[r], grace_seconds);
+            kill(w->children[r], SIGKILL);
+        }
+    }
+}
+
 /* --nproc: waits for ranks 1..N-1. Returns 0 when all ended well. */
 static int wait_workers(const workers_t *w)
 {
@@ -150,9 +194,15 @@ static int check_settings(const cli_program_t *program, const train_settings_t *
         log_error("missing -o FOLDER: the output folder for checkpoints and metrics");
         return CLI_USAGE_ERROR;
     }
-    if (!settings->model_config_path && !settings->init_from) {
-        log_error("missing --model-config FILE (a YAML file such as configs/models/tiny.yaml) "
-                  "or --init-from FOLDER (a Hugging Face checkpoint)");
+    if (!settings->model_config_path && !settings->init_from && !settings->continue_from) {
+        log_error("missing --model-config FILE (a YAML file such as configs/models/tiny.yaml), "
+                  "--init-from FOLDER (a Hugging Face checkpoint) or --continue-from FOLDER "
+                  "(an earlier train output)");
+        return CLI_USAGE_ERROR;
+    }
+    if (settings->continue_from && (settings->init_from || settings->resume)) {
+        log_error("--continue-from resumes or continues by itself; drop --init-from and "
+                  "--resume");
         return CLI_USAGE_ERROR;
     }
     if (settings->model_config_path && settings->init_from) {
@@ -198,7 +248,7 @@ int main(int argc, char **argv)
         .schedule = "cosine",
         .decay_fraction = 0.2,
     };
-    workers_t workers = {.nproc = 1, .rank = -1, .heartbeat_seconds = 30};
+    workers_t workers = {.nproc = 1, .rank = -1, .world_size = 1, .heartbeat_seconds = 60};
     cli_option_t options[] = {
         {"model-config", 0, CLI_STRING, &settings.model_config_path, "FILE", NULL,
          "YAML model config: n_layer, n_head, n_embd, n_ctx (see configs/models/)", 0, 0, 0},
@@ -208,7 +258,7 @@ int main(int argc, char **argv)
         {"resume", 0, CLI_FLAG, &settings.resume, NULL, NULL,
          "continue from the latest checkpoint in OUTPUT/checkpoints", 0, 0, 0},
         {"batch-size", 0, CLI_INT, &settings.batch_size, "N", "sequences",
-         "sequences per step", CLI_SETTING, 1, 1 << 20},
+         "sequences per micro-batch on each rank", CLI_SETTING, 1, 1 << 20},
         {"grad-accum", 0, CLI_INT, &settings.grad_accum, "N", "micro-batches",
          "micro-batches per step; the gradient averages over all their tokens", CLI_SETTING, 1,
          1 << 20},
@@ -258,6 +308,12 @@ int main(int argc, char **argv)
          "start from a Hugging Face checkpoint (GPT-2, Llama or Qwen2; single or sharded "
          "safetensors) instead of random weights",
          0, 0, 0},
+        {"continue-from", 0, CLI_STRING, &settings.continue_from, "FOLDER", NULL,
+         "continue an earlier run from its last checkpoint (FOLDER is its output folder or a "
+         "checkpoint folder): with the same shards it resumes exactly; with changed shards "
+         "it keeps weights, optimizer state and the step count and trains --steps more "
+         "steps on the new shards. --model-config, if given, must match the checkpoint",
+         0, 0, 0},
         {"peak-gflops", 0, CLI_DOUBLE, &settings.peak_gflops, "G", NULL,
          "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
          1e9},
@@ -270,11 +326,14 @@ int main(int argc, char **argv)
          "--rendezvous)",
          0, 0, 1e6},
         {"world-size", 0, CLI_INT, &workers.world_size, "N", "ranks",
-         "ranks in a run started by hand or by srun", 0, 1, 1e6},
+         "ranks in a run started by hand or by srun; --nproc N sets it to N. It enters the "
+         "settings hash, because the global batch is world-size x batch-size",
+         CLI_SETTING, 1, 1e6},
         {"rendezvous", 0, CLI_STRING, &workers.rendezvous, "ADDRESS", NULL,
          "rank 0 binds it, the others connect: tcp://127.0.0.1:PORT or ipc://PATH", 0, 0, 0},
         {"heartbeat-timeout", 0, CLI_DOUBLE, &workers.heartbeat_seconds, "SECONDS", NULL,
-         "a rank that answers no heartbeat for this long is lost and stops the run", 0, 1,
+         "seconds without a heartbeat after which a rank is lost; the run then stops with an "
+         "error that names it", 0, 1,
          3600},
         {0},
     };
@@ -310,10 +369,10 @@ int main(int argc, char **argv)
         status = trainer_run(&program, &settings, stage.inputs.items[0], stage.output, comm);
     }
     comm_close(comm);
-    /* Ranks forked for a group that never formed would wait out the join time. */
-    for (int r = 1; !comm && workers.children && r < workers.nproc; r++)
-        if (workers.children[r] > 0)
-            kill(workers.children[r], SIGTERM);
+    /* Ranks forked for a group that never formed would wait out the join time,
+     * and a frozen rank would never end. */
+    if (status != 0)
+        stop_workers(&workers, 5.0);
     if (wait_workers(&workers) != 0)
         status = -1;
     free(workers.children);

@@ -112,6 +112,14 @@ char *trainer_state_to_json(const trainer_state_t *state, const char *settings_j
         return NULL;
     }
     json_object_set_new(root, "optimizer_step", json_integer(state->optimizer_step));
+    json_object_set_new(root, "world_size", json_integer(state->world_size));
+    json_object_set_new(root, "batch_per_rank", json_integer(state->batch_per_rank));
+    json_object_set_new(root, "grad_accum", json_integer(state->grad_accum));
+    json_object_set_new(root, "global_batch_sequences",
+                        json_integer((json_int_t)state->world_size * state->batch_per_rank *
+                                     state->grad_accum));
+    json_object_set_new(root, "segment_start_step", json_integer(state->segment_start));
+    json_object_set_new(root, "data_hash", json_string(state->data_hash));
     json_t *losses = json_array(), *norms = json_array();
     for (int i = 0; i < state->history.count; i++) {
         json_array_append_new(losses, json_real(state->history.loss[i]));
@@ -176,6 +184,18 @@ int trainer_state_from_json(const char *text, const char *origin, trainer_state_
         state->history.grad_norm[i] = json_number_value(json_array_get(norms, i));
     }
     state->history.count = (int)count;
+    json_t *world = json_object_get(root, "world_size");
+    json_t *batch_per_rank = json_object_get(root, "batch_per_rank");
+    json_t *grad_accum = json_object_get(root, "grad_accum");
+    json_t *segment = json_object_get(root, "segment_start_step");
+    json_t *data_hash = json_object_get(root, "data_hash");
+    state->world_size = json_is_integer(world) ? (int)json_integer_value(world) : world_size;
+    state->batch_per_rank =
+        json_is_integer(batch_per_rank) ? (int)json_integer_value(batch_per_rank) : batch;
+    state->grad_accum = json_is_integer(grad_accum) ? (int)json_integer_value(grad_accum) : 0;
+    state->segment_start = json_is_integer(segment) ? json_integer_value(segment) : 0;
+    snprintf(state->data_hash, sizeof state->data_hash, "%s",
+             json_is_string(data_hash) ? json_string_value(data_hash) : "");
     state->elapsed_seconds = elapsed;
     state->init_seed = (uint64_t)seed;
     snprintf(state->tokenizer_hash, sizeof state->tokenizer_hash, "%s", hash);

@@ -63,6 +63,11 @@ typedef struct {
     dataloader_state_t train_loader;
     uint64_t init_seed;
     char tokenizer_hash[33];   /* empty when no tokenizer was given */
+    int world_size;            /* data-parallel ranks; 1 in files that lack it */
+    int batch_per_rank;        /* sequences per micro-batch on each rank */
+    int grad_accum;            /* micro-batches per step; 0 in files that lack it */
+    int64_t segment_start;     /* step at which the current shard set started */
+    char data_hash[33];        /* hash of the shard folder's manifest; may be empty */
 } trainer_state_t;
 
 /* Returns trainer_state.json text (malloc'ed) with the settings JSON embedded. */

@@ -55,6 +55,13 @@ typedef struct {
     int32_t *inputs;
     int32_t *targets;
     int64_t start_step;          /* steps already done (resume) */
+    int64_t segment_start;       /* step at which the current shard set started */
+    int64_t end_step;            /* segment_start + --steps */
+    char data_hash[33];          /* hash of the shard folder's manifest */
+    char *continue_path;         /* checkpoint chosen by --continue-from */
+    bool progress_tty;           /* rank 0 redraws one progress line on stderr */
+    bool progress_open;          /* a progress line without its newline is on screen */
+    bool new_segment;            /* --continue-from with changed shards */
     double elapsed_before;       /* seconds of earlier runs (resume) */
     train_log_t log;
     outdir_t *outdir;
@@ -171,11 +178,13 @@ static int load_tokenizer(trainer_t *tr)
 static int open_data(trainer_t *tr)
 {
     const train_settings_t *s = tr->settings;
-    /* With --init-from, the checkpoint's config.json is the model config. */
-    const char *origin = s->init_from ? s->init_from : s->model_config_path;
+    /* With --init-from or --continue-from without --model-config, the
+     * checkpoint's config.json is the model config. */
+    const char *checkpoint = s->init_from ? s->init_from : tr->continue_path;
+    const char *origin = s->model_config_path ? s->model_config_path : checkpoint;
     model_config_defaults(&tr->config);
-    if (s->init_from ? checkpoint_load_config(s->init_from, &tr->config) != 0
-                     : model_config_load(s->model_config_path, &tr->config) != 0)
+    if (s->model_config_path ? model_config_load(s->model_config_path, &tr->config) != 0
+                             : checkpoint_load_config(checkpoint, &tr->config) != 0)
         return -1;
     int configured_vocab = tr->config.vocab_size;
     tr->t = s->seq_len > 0 ? (int)s->seq_len : tr->config.n_ctx;
@@ -242,19 +251,39 @@ static int check_same_shapes(const model_config_t *a, const model_config_t *b, c
     return 0;
 }
 
-/* Restores model, optimizer and data position from the latest checkpoint.
- * Returns 1 when resumed, 0 when there is no checkpoint, -1 on error. */
-static int resume(trainer_t *tr)
+/*
+ * Checks that the checkpoint's data layout (ranks, batch per rank, sequence
+ * length) matches this run, which an exact resume needs: the windows each
+ * rank reads depend on all three. Grad-accum may change, because it only
+ * sets how many batches a step takes from the same sequence.
+ */
+static int check_same_layout(const trainer_t *tr, const trainer_state_t *state, const char *path)
 {
-    size_t size = strlen(tr->output) + 32;
-    char *parent = malloc(size), *path = NULL;
-    snprintf(parent, size, "%s/checkpoints", tr->output);
-    int64_t step = 0;
-    int found = checkpoint_find_latest(parent, &path, &step);
-    free(parent);
-    if (found <= 0)
-        return found;
+    int world = comm_world_size(tr->comm);
+    if (state->world_size == world && state->batch_per_rank == tr->b &&
+        state->train_loader.seq_len == tr->t)
+        return 0;
+    log_error("%s: the checkpoint was written by %d rank(s) x batch-size %d with sequence "
+              "length %d, but this run has %d rank(s) x batch-size %d with sequence length %d. "
+              "Each rank's data position depends on these, so the run cannot resume exactly; "
+              "resume with --nproc %d (or --world-size %d) --set batch-size=%d --set "
+              "seq-len=%d",
+              path, state->world_size, state->batch_per_rank, state->train_loader.seq_len,
+              world, tr->b, tr->t, state->world_size, state->world_size,
+              state->batch_per_rank, state->train_loader.seq_len);
+    return -1;
+}
 
+/*
+ * Loads weights, AdamW moments and trainer_state.json from the checkpoint
+ * folder `path`. When the shard folder is the one the checkpoint trained on
+ * (same manifest hash), the data position is restored exactly. When it
+ * changed and `may_change_data` is set, the loader starts the new shard set
+ * at its first window, and a new segment begins at the checkpoint's step.
+ * Returns 0 or -1 after logging.
+ */
+static int restore_checkpoint(trainer_t *tr, const char *path, bool may_change_data)
+{
     int status = -1;
     char *text = NULL;
     trainer_state_t state;
@@ -272,24 +301,66 @@ static int resume(trainer_t *tr)
                   path, state.tokenizer_hash, tr->tokenizer_hash);
         goto done;
     }
-    /* The checkpoint holds rank 0's position; every rank is at the same one. */
-    state.train_loader.rank = comm_rank(tr->comm);
-    if (dataloader_set_state(tr->train, &state.train_loader) != 0)
+    /* Checkpoints written before the data hash was recorded count as the same data. */
+    bool same_data = !state.data_hash[0] || strcmp(state.data_hash, tr->data_hash) == 0;
+    if (!same_data && !may_change_data) {
+        log_error("%s: the shard folder %s changed since this checkpoint (data hash %s, now "
+                  "%s), so its data position no longer applies; use --continue-from %s to "
+                  "continue training on the new shards",
+                  path, tr->shard_folder, state.data_hash, tr->data_hash, tr->output);
         goto done;
+    }
     tr->start_step = state.step;
     tr->opt.step = state.optimizer_step;
-    tr->history = state.history;
     tr->elapsed_before = state.elapsed_seconds;
-    log_info("resuming from %s at step %lld", path, (long long)state.step);
-    status = 1;
+    tr->new_segment = !same_data;
+    if (same_data) {
+        if (check_same_layout(tr, &state, path) != 0)
+            goto done;
+        /* The checkpoint contains rank 0's position; every rank is at the same one. */
+        state.train_loader.rank = comm_rank(tr->comm);
+        if (dataloader_set_state(tr->train, &state.train_loader) != 0)
+            goto done;
+        tr->segment_start = state.segment_start;
+        tr->history = state.history;
+        log_info("resuming from %s at step %lld", path, (long long)state.step);
+    } else {
+        /* The outlier history describes the losses of the old data, so it starts over. */
+        tr->segment_start = state.step;
+        tr->history.count = 0;
+        log_info("continuing from %s at step %lld on a changed shard set (data hash %s, was "
+                 "%s): weights and optimizer state carry over, the data order starts at the "
+                 "beginning of the new shards, and steps %lld to %lld follow",
+                 path, (long long)state.step, tr->data_hash, state.data_hash,
+                 (long long)state.step + 1, (long long)state.step + tr->settings->steps);
+    }
+    status = 0;
 done:
     free(text);
-    free(path);
     return status;
+}
+
+/* Restores the latest checkpoint of OUTPUT/checkpoints.
+ * Returns 1 when resumed, 0 when there is no checkpoint, -1 on error. */
+static int resume(trainer_t *tr)
+{
+    size_t size = strlen(tr->output) + 32;
+    char *parent = malloc(size), *path = NULL;
+    snprintf(parent, size, "%s/checkpoints", tr->output);
+    int64_t step = 0;
+    int found = checkpoint_find_latest(parent, &path, &step);
+    free(parent);
+    if (found <= 0)
+        return found;
+    int status = restore_checkpoint(tr, path, false);
+    free(path);
+    return status == 0 ? 1 : -1;
 }
 
 static int init_model(trainer_t *tr)
 {
+    if (tr->continue_path)
+        return restore_checkpoint(tr, tr->continue_path, true);
     if (tr->settings->resume) {
         int resumed = resume(tr);
         if (resumed != 0)
@@ -365,7 +436,11 @@ static int save_checkpoint(trainer_t *tr, const char *folder, int64_t step, doub
 {
     trainer_state_t state = {.step = step, .elapsed_seconds = elapsed,
                              .init_seed = (uint64_t)tr->settings->seed,
-                             .optimizer_step = tr->opt.step, .history = tr->history};
+                             .optimizer_step = tr->opt.step, .history = tr->history,
+                             .world_size = comm_world_size(tr->comm), .batch_per_rank = tr->b,
+                             .grad_accum = (int)tr->settings->grad_accum,
+                             .segment_start = tr->segment_start};
+    snprintf(state.data_hash, sizeof state.data_hash, "%s", tr->data_hash);
     dataloader_get_state(tr->train, &state.train_loader);
     snprintf(state.tokenizer_hash, sizeof state.tokenizer_hash, "%s", tr->tokenizer_hash);
     char *settings_json = cli_settings_json(tr->program);
@@ -435,18 +510,91 @@ static int accumulate_gradients(trainer_t *tr, double *mean_loss)
     return 0;
 }
 
+/* Formats a duration as 1h02m, 3m05s or 42s. */
+static void format_duration(double seconds, char *out, size_t size)
+{
+    long total = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
+    if (total >= 3600)
+        snprintf(out, size, "%ldh%02ldm", total / 3600, total / 60 % 60);
+    else if (total >= 60)
+        snprintf(out, size, "%ldm%02lds", total / 60, total % 60);
+    else
+        snprintf(out, size, "%lds", total);
+}
+
+/* Ends an open progress line, so that the next message starts on its own line. */
+static void end_progress_line(trainer_t *tr)
+{
+    if (tr->progress_open) {
+        fputc('\n', stderr);
+        tr->progress_open = false;
+    }
+}
+
+/*
+ * Shows the progress after a step: on a terminal one line redrawn in place
+ * with \r (step/total, loss, tokens/s, ETA), otherwise a log line per step
+ * with the learning rate, gradient norm, step time and MFU as well.
+ */
+static void show_progress(trainer_t *tr, const train_log_step_t *entry, double seconds,
+                          double eta_seconds)
+{
+    char eta[32];
+    format_duration(eta_seconds, eta, sizeof eta);
+    long long done = (long long)entry->step, total = (long long)tr->end_step;
+    if (!tr->progress_tty) {
+        log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s "
+                 "| MFU %.1f%% | ETA %s",
+                 done, total, entry->loss, entry->learning_rate, entry->grad_norm,
+                 seconds * 1000.0, entry->tokens_per_second, 100.0 * entry->mfu, eta);
+        return;
+    }
+    /* \033[K clears what a longer earlier line left to the right. */
+    fprintf(stderr, "\rstep %lld/%lld | loss %.4f | %.0f tok/s | ETA %s\033[K", done, total,
+            entry->loss, entry->tokens_per_second, eta);
+    fflush(stderr);
+    tr->progress_open = true;
+}
+
+/* Evaluates and writes a checkpoint after step `done` when they are due. */
+static int run_periodic_work(trainer_t *tr, int64_t done, double elapsed)
+{
+    const train_settings_t *s = tr->settings;
+    char folder[4096];
+    if (s->eval_every > 0 && done % s->eval_every == 0 && done < tr->end_step) {
+        double val = evaluate(tr);
+        if (isnan(val))
+            return -1;
+        train_log_eval(&tr->log, done, val);
+        end_progress_line(tr);
+        log_info("step %lld | val loss %.4f", (long long)done, val);
+    }
+    if (s->checkpoint_every > 0 && done % s->checkpoint_every == 0 && done < tr->end_step) {
+        snprintf(folder, sizeof folder, "%s/checkpoints/step-%06lld", tr->output,
+                 (long long)done);
+        end_progress_line(tr);
+        if (save_checkpoint(tr, folder, done, elapsed) != 0)
+            return -1;
+        snprintf(folder, sizeof folder, "%s/checkpoints", tr->output);
+        if (checkpoint_prune(folder, s->keep_checkpoints, s->keep_every) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_loss)
 {
     const train_settings_t *s = tr->settings;
     double run_start = time_now_seconds(), step_seconds = 0.0;
     int64_t steps_here = 0;
-    char folder[4096];
     *last_loss = NAN;
-    for (int64_t step = tr->start_step; step < s->steps; step++) {
+    comm_set_step(tr->comm, tr->start_step);
+    for (int64_t step = tr->start_step; step < tr->end_step; step++) {
         double start = time_now_seconds();
-        double lr = optimizer_schedule_rate(tr->schedule, step, s->steps, s->warmup_steps,
-                                            s->learning_rate, s->min_lr_ratio,
-                                            s->decay_fraction);
+        /* The schedule runs over the steps of the current shard set. */
+        double lr = optimizer_schedule_rate(tr->schedule, step - tr->segment_start, s->steps,
+                                            s->warmup_steps, s->learning_rate,
+                                            s->min_lr_ratio, s->decay_fraction);
         double norm = 0.0, loss_sum = 0.0;
         if (accumulate_gradients(tr, &loss_sum) != 0)
             return -1;
@@ -456,6 +604,7 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
                        is_outlier(tr->history.grad_norm, tr->history.count, norm,
                                   s->skip_outliers));
         if (skipped) {
+            end_progress_line(tr);
             log_warn("step %lld: loss %.4f or gradient norm %.3f is an outlier (more than %g "
                      "standard deviations above the last %d steps); skipping its update",
                      (long long)step + 1, loss_sum, norm, s->skip_outliers, tr->history.count);
@@ -470,6 +619,7 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
         steps_here++;
 
         int64_t done = step + 1;
+        comm_set_step(tr->comm, done);
         double elapsed = tr->elapsed_before + time_now_seconds() - run_start;
         double tokens_per_second =
             (double)s->grad_accum * tr->b * tr->t * comm_world_size(tr->comm) / seconds;
@@ -480,28 +630,12 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
         if (!tr->is_root)
             continue;
         train_log_step(&tr->log, &entry);
-        log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.1f ms | %.0f tok/s "
-                 "| MFU %.1f%%",
-                 (long long)done, (long long)s->steps, tr->model.mean_loss, lr, norm,
-                 seconds * 1000.0, tokens_per_second, 100.0 * mfu);
-
-        if (s->eval_every > 0 && done % s->eval_every == 0 && done < s->steps) {
-            double val = evaluate(tr);
-            if (isnan(val))
-                return -1;
-            train_log_eval(&tr->log, done, val);
-            log_info("step %lld | val loss %.4f", (long long)done, val);
-        }
-        if (s->checkpoint_every > 0 && done % s->checkpoint_every == 0 && done < s->steps) {
-            snprintf(folder, sizeof folder, "%s/checkpoints/step-%06lld", tr->output,
-                     (long long)done);
-            if (save_checkpoint(tr, folder, done, elapsed) != 0)
-                return -1;
-            snprintf(folder, sizeof folder, "%s/checkpoints", tr->output);
-            if (checkpoint_prune(folder, s->keep_checkpoints, s->keep_every) != 0)
-                return -1;
-        }
+        double eta = step_seconds / (double)steps_here * (double)(tr->end_step - done);
+        show_progress(tr, &entry, seconds, eta);
+        if (run_periodic_work(tr, done, elapsed) != 0)
+            return -1;
     }
+    end_progress_line(tr);
     *mean_step_seconds = steps_here ? step_seconds / (double)steps_here : 0.0;
     tr->elapsed_before += time_now_seconds() - run_start;
     return 0;
@@ -530,10 +664,10 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
 {
     char folder[4096];
     snprintf(folder, sizeof folder, "%s/final", tr->output);
-    if (save_checkpoint(tr, folder, tr->settings->steps, tr->elapsed_before) != 0)
+    if (save_checkpoint(tr, folder, tr->end_step, tr->elapsed_before) != 0)
         return -1;
 
-    train_metrics_t metrics = {.steps = tr->settings->steps, .final_train_loss = last_loss,
+    train_metrics_t metrics = {.steps = tr->end_step, .final_train_loss = last_loss,
                                .parameters = tr->model.param_count};
     metrics.final_val_loss = evaluate(tr);
     metrics.unigram_entropy = unigram_entropy(tr, &metrics.val_tokens);
@@ -545,7 +679,7 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
             (double)tr->settings->grad_accum * tr->b * tr->t / mean_step_seconds;
         metrics.gflops_per_second = metrics.tokens_per_second * flops_per_token(tr) / 1e9;
     }
-    train_log_eval(&tr->log, tr->settings->steps, metrics.final_val_loss);
+    train_log_eval(&tr->log, tr->end_step, metrics.final_val_loss);
     log_info("final val loss %.4f nats/token; unigram entropy of the val tokens %.4f "
              "nats/token (%llu tokens)",
              metrics.final_val_loss, metrics.unigram_entropy,
@@ -559,7 +693,8 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
     if (record_outputs(tr) != 0)
         return -1;
 
-    /* Training keeps or drops no records; the stats carry the token counts. */
+    /* Training keeps or drops no records; the stats carry the token counts
+     * of the steps on the current shard set. */
     stats_t stats;
     stats_init(&stats, "train");
     stats_count(&stats, "steps", (uint64_t)tr->settings->steps);
@@ -572,22 +707,44 @@ static int finish_run(trainer_t *tr, double mean_step_seconds, double last_loss)
     return status;
 }
 
+/* Returns true when `path` lies inside the folder `folder` (both resolved). */
+static bool is_inside(const char *path, const char *folder)
+{
+    char *real_path = realpath(path, NULL), *real_folder = realpath(folder, NULL);
+    bool inside = false;
+    if (real_path && real_folder) {
+        size_t n = strlen(real_folder);
+        inside = strncmp(real_path, real_folder, n) == 0 &&
+                 (real_path[n] == '/' || real_path[n] == '\0');
+    }
+    free(real_path);
+    free(real_folder);
+    return inside;
+}
+
 /* Builds the identity of the run: settings plus the hashes of the shard
- * folder, the model config and the tokenizer. Returns 1 when the output is
- * already up to date, 0 to run, -1 on error. */
+ * folder, the model config, the tokenizer and the starting checkpoint, and
+ * stores the shard folder's own hash in tr->data_hash. Returns 1 when the
+ * output is already up to date, 0 to run, -1 on error. */
 static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
 {
     if (outdir_identity_from_cli(identity, tr->program) != 0)
         return -1;
     cli_string_list_t inputs = {0};
     cli_string_list_push(&inputs, tr->shard_folder);
+    int status = outdir_hash_inputs(&inputs, tr->data_hash);
     if (tr->settings->model_config_path)
         cli_string_list_push(&inputs, tr->settings->model_config_path);
     if (tr->settings->init_from)
         cli_string_list_push(&inputs, tr->settings->init_from);
+    /* A checkpoint inside the output folder changes with every run, so only
+     * one from elsewhere is an input. */
+    if (tr->continue_path && !is_inside(tr->continue_path, tr->output))
+        cli_string_list_push(&inputs, tr->continue_path);
     if (tr->settings->tokenizer_path)
         cli_string_list_push(&inputs, tr->settings->tokenizer_path);
-    int status = outdir_hash_inputs(&inputs, identity->inputs_hash);
+    if (status == 0)
+        status = outdir_hash_inputs(&inputs, identity->inputs_hash);
     cli_string_list_free(&inputs);
     if (status != 0)
         return -1;
@@ -598,6 +755,55 @@ static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
     if (comm_broadcast(tr->comm, &current, sizeof current, 0) != 0)
         return -1;
     return current == 1.0 ? 1 : 0;
+}
+
+/* Returns the step recorded in `folder`/trainer_state.json, or -1 after logging. */
+static int64_t checkpoint_step(const char *folder)
+{
+    char *text = checkpoint_read_trainer_state(folder);
+    trainer_state_t state;
+    int64_t step = text && trainer_state_from_json(text, folder, &state) == 0 ? state.step : -1;
+    free(text);
+    return step;
+}
+
+/*
+ * Picks the checkpoint that --continue-from FOLDER names: FOLDER itself when
+ * it contains trainer_state.json, else the later of FOLDER/final and the latest
+ * FOLDER/checkpoints/step-NNNNNN. Returns a malloc'ed path, or NULL after logging.
+ */
+static char *find_continue_checkpoint(const char *folder)
+{
+    size_t size = strlen(folder) + 64;
+    char *path = malloc(size), *latest = NULL;
+    snprintf(path, size, "%s/trainer_state.json", folder);
+    if (access(path, R_OK) == 0) {
+        snprintf(path, size, "%s", folder);
+        return path;
+    }
+    snprintf(path, size, "%s/checkpoints", folder);
+    int64_t latest_step = -1;
+    if (checkpoint_find_latest(path, &latest, &latest_step) < 0) {
+        free(path);
+        return NULL;
+    }
+    snprintf(path, size, "%s/final/trainer_state.json", folder);
+    int64_t final_step = -1;
+    if (access(path, R_OK) == 0) {
+        snprintf(path, size, "%s/final", folder);
+        final_step = checkpoint_step(path);
+    }
+    if (final_step >= 0 && final_step >= latest_step) {
+        free(latest);
+        return path;
+    }
+    free(path);
+    if (!latest)
+        log_error("--continue-from %s: no checkpoint found; expected a checkpoint folder with "
+                  "trainer_state.json, or a train output folder with final/ or "
+                  "checkpoints/step-NNNNNN/",
+                  folder);
+    return latest;
 }
 
 static void trainer_free(trainer_t *tr)
@@ -614,6 +820,7 @@ static void trainer_free(trainer_t *tr)
     free(tr->inputs);
     free(tr->targets);
     free(tr->tokenizer_path);
+    free(tr->continue_path);
 }
 
 int trainer_run(const cli_program_t *program, const train_settings_t *settings,
@@ -621,13 +828,18 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
 {
     trainer_t tr = {.settings = settings, .program = program, .shard_folder = shard_folder,
                     .output = output, .comm = comm, .is_root = comm_rank(comm) == 0};
+    tr.progress_tty = tr.is_root && isatty(STDERR_FILENO) && log_get_level() >= LOG_LEVEL_INFO;
     outdir_identity_t identity = {0};
     int status = -1;
+    if (settings->continue_from && !(tr.continue_path =
+                                         find_continue_checkpoint(settings->continue_from)))
+        return -1;
     int prepared = prepare_identity(&tr, &identity);
     if (prepared != 0) {
         if (prepared == 1)
             log_info("%s is up to date; use --force to train again", output);
         outdir_identity_free(&identity);
+        free(tr.continue_path);
         return prepared == 1 ? 0 : -1;
     }
     if (open_data(&tr) != 0)
@@ -638,33 +850,56 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
         tr.peak_gflops = NAN;
     log_info("MFU against %.1f GFLOP/s (%s)", tr.peak_gflops,
              settings->peak_gflops > 0 ? "--peak-gflops" : "measured fp32 sgemm");
-    if (tr.is_root && settings->resume && train_log_set_aside(output) != 0)
+    /* The model loads before the output folder opens, because opening it
+     * removes the files of an earlier run there, final/ included. */
+    if (init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
+        goto done;
+    bool continues = settings->resume || tr.continue_path;
+    if (tr.is_root && continues && train_log_set_aside(output) != 0)
         goto done;
     tr.outdir = tr.is_root ? outdir_open(output, &identity) : NULL;
-    if ((tr.is_root && !tr.outdir) || init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
+    if (tr.is_root && !tr.outdir)
         goto done;
-    if (tr.start_step >= settings->steps) {
-        log_error("the latest checkpoint is at step %lld, not before --steps %lld; raise "
-                  "--steps to train further",
-                  (long long)tr.start_step, (long long)settings->steps);
+    tr.end_step = tr.segment_start + settings->steps;
+    if (tr.start_step >= tr.end_step) {
+        log_error("the checkpoint is at step %lld, which is not before the end of its shard "
+                  "set's steps (%lld + --steps %lld); raise --steps to train further, or add "
+                  "shards and use --continue-from",
+                  (long long)tr.start_step, (long long)tr.segment_start,
+                  (long long)settings->steps);
         goto done;
     }
     /* One micro-batch per --grad-accum step, all loaded before the first backward. */
     tr.inputs = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     tr.targets = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     if (!tr.inputs || !tr.targets ||
-        (tr.is_root && train_log_open(&tr.log, output, settings->resume ? tr.start_step : -1) != 0))
+        (tr.is_root && train_log_open(&tr.log, output, continues ? tr.start_step : -1) != 0))
         goto done;
+    /* A continued run into its own output folder has just removed final/, so
+     * the starting point is written as a checkpoint that --resume can use. */
+    if (tr.is_root && tr.new_segment) {
+        char folder[4096];
+        snprintf(folder, sizeof folder, "%s/checkpoints/step-%06lld", output,
+                 (long long)tr.start_step);
+        if (save_checkpoint(&tr, folder, tr.start_step, tr.elapsed_before) != 0)
+            goto done;
+    }
     log_info("model: %s, %d layers, %d heads, %d channels, context %d, vocabulary %d (padded "
-             "%d), %.2fM parameters; batch %d x %d tokens",
+             "%d), %.2fM parameters; %d rank(s) x batch %d x %d tokens",
              model_family_name(tr.config.family), tr.config.n_layer, tr.config.n_head,
              tr.config.n_embd, tr.config.n_ctx,
              tr.config.vocab_size, tr.config.padded_vocab_size, tr.model.param_count / 1e6,
-             tr.b, tr.t);
+             comm_world_size(comm), tr.b, tr.t);
 
     double mean_step_seconds = 0.0, last_loss = NAN;
-    if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0)
+    if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0) {
+        end_progress_line(&tr);
+        if (tr.is_root)
+            log_error("training stopped; the last checkpoint in %s/checkpoints resumes with "
+                      "--resume (same shards and settings)",
+                      output);
         goto done;
+    }
     if (!tr.is_root) {
         status = 0;
         goto done;

@@ -36,6 +36,7 @@ typedef struct {
     int64_t keep_checkpoints; /* keep the last K step folders; 0 keeps all */
     int64_t keep_every;       /* step folders at multiples of this are kept too */
     char *init_from;          /* Hugging Face checkpoint folder to start from */
+    char *continue_from;      /* earlier run's output or checkpoint folder to continue */
     double peak_gflops;       /* machine peak for the MFU; 0 measures sgemm */
     double skip_outliers;     /* z-score above which a step is skipped; 0: never */
 } train_settings_t;

@@ -35,3 +35,21 @@ expect_exit 0 "$(tool evaluate)" "$WORK/shards" -m "$WORK/run/final" --seq-len 1
 
 expect_exit 1 "$(tool evaluate)" "$WORK/shards" -m "$WORK/none"
 expect_exit 1 "$(tool evaluate)" "$WORK/shards" -m "$WORK/run/final" --seq-len 999
+
+# The GPT-2 family: the same relations hold, and a trained model scores
+# below the uniform loss ln(vocabulary).
+train_tiny "$WORK/shards" "$WORK/gpt2" 2>"$WORK/train.err" || fail "GPT-2 training failed"
+expect_exit 0 "$(tool evaluate)" "$WORK/shards" -m "$WORK/gpt2/final" --seq-len 16 -o "$WORK/gpt2.json"
+loss=$(field loss "$WORK/gpt2.json")
+ppl=$(field perplexity "$WORK/gpt2.json")
+bpb=$(field bits_per_byte "$WORK/gpt2.json")
+tokens=$(field tokens "$WORK/gpt2.json")
+bytes=$(field bytes "$WORK/gpt2.json")
+awk -v l="$loss" -v p="$ppl" 'BEGIN { exit !(p > 0 && (exp(l) - p) ^ 2 < 1e-4 * p * p) }' \
+    || fail "GPT-2: perplexity $ppl is not exp(loss $loss)"
+awk -v l="$loss" -v b="$bpb" -v t="$tokens" -v y="$bytes" \
+    'BEGIN { e = l * t / log(2) / y; exit !(y > t && (e - b) ^ 2 < 1e-6 * b * b) }' \
+    || fail "GPT-2: bits per byte $bpb does not follow from loss $loss"
+vocab=$(grep -o '"vocab_size": [0-9]*' "$WORK/gpt2/final/config.json" | grep -o '[0-9]*$')
+awk -v l="$loss" -v v="$vocab" 'BEGIN { exit !(l < log(v) - 1.0) }' \
+    || fail "GPT-2: loss $loss is not below the uniform ln($vocab)"

@@ -71,7 +71,7 @@ seconds=$(($(date +%s) - killed_at))
 echo "rank 0 stopped $seconds s after rank 1 was killed"
 [ "$status" -eq 1 ] || fail "rank 0 exited with $status after rank 1 was killed"
 [ "$seconds" -le 15 ] || fail "rank 0 took $seconds s to notice the lost rank"
-expect_grep 'rank 1 of 2 was lost' "$WORK/rank0.err"
+expect_grep 'rank 1 of 2 \(pid [0-9]+ on .*, last completed step [0-9]+\) was lost: its connection closed' "$WORK/rank0.err"
 [ ! -e "$WORK/killed/manifest.json" ] || fail "a failed run wrote a manifest"
 
 # The last checkpoint resumes with two ranks.
@@ -83,10 +83,31 @@ expect_exit 0 run -o "$WORK/killed" --nproc 2 --resume
 expect_grep "resuming from .*$last" "$WORK/err"
 expect_grep "\"step\": $resume_steps" "$WORK/killed/final/trainer_state.json"
 
+# The world size enters the settings hash and trainer_state.json.
+expect_grep '"world_size": 2' "$WORK/killed/final/trainer_state.json"
+expect_grep '"batch_per_rank": 4' "$WORK/killed/final/trainer_state.json"
+expect_grep '"global_batch_sequences": 8' "$WORK/killed/final/trainer_state.json"
+expect_grep '"world-size": 2' "$WORK/two/manifest.json"
+[ "$(grep -o '"settings_hash": "[0-9a-f]*"' "$WORK/one/manifest.json")" != \
+    "$(grep -o '"settings_hash": "[0-9a-f]*"' "$WORK/two/manifest.json")" ] \
+    || fail "1 and 2 ranks share a settings hash"
+
+# A resume with another world size cannot restore each rank's data position,
+# so it is rejected with the settings that would resume.
+SETTINGS=(--set steps=$((resume_steps + 10)) --set seq-len=32 --set batch-size=4
+    --set warmup-steps=2 --set eval-every=0 --set checkpoint-every=20 --threads 1)
+expect_exit 1 run -o "$WORK/killed" --resume
+expect_grep 'written by 2 rank\(s\) x batch-size 4 .* but this run has 1 rank\(s\) x batch-size 4' "$WORK/err"
+expect_grep 'resume with --nproc 2' "$WORK/err"
+
 # Usage errors.
 expect_exit 2 run -o "$WORK/bad" --nproc 2 --rank 0 --world-size 2 --rendezvous "$address"
 expect_grep 'drop --rank' "$WORK/err"
 expect_exit 2 run -o "$WORK/bad" --rank 0
 expect_grep 'needs --rank R, --world-size N and --rendezvous' "$WORK/err"
+expect_exit 2 run -o "$WORK/bad" --world-size 2
+expect_grep 'needs --rank R and --rendezvous ADDRESS' "$WORK/err"
+expect_exit 2 run -o "$WORK/bad" --nproc 2 --world-size 3
+expect_grep 'drop --rank, --world-size' "$WORK/err"
 expect_exit 1 run -o "$WORK/bad" --rank 0 --world-size 2 --rendezvous tcp://0.0.0.0:5555
 expect_grep 'expected tcp://127.0.0.1:PORT or ipc://PATH' "$WORK/err"
