@@ -22,9 +22,10 @@ BUILD_PACKAGES=(
 # The demo corpus is crawled with wget from Debian's documentation packages;
 # scripts/make-demo-corpus.sh installs the full set, the tests need the small one.
 CORPUS_PACKAGES=(wget debian-reference-en debian-reference-zh-cn)
-# Only the tests need these: headless Chromium renders lmpipe report's page, and
-# clang builds the libFuzzer targets.
-TEST_PACKAGES=(chromium clang libclang-rt-14-dev)
+# Only the tests need these: headless Chromium renders lmpipe report's page,
+# clang builds the libFuzzer targets, and slurm-wlm and munge run the one-node
+# Slurm cluster that tests lmpipe run --executor slurm.
+TEST_PACKAGES=(chromium clang libclang-rt-14-dev slurm-wlm munge)
 
 log() { printf '%s setup: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 

@@ -419,8 +419,20 @@ static struct fy_node *mapping_value(struct fy_node *mapping, const char *key)
 
 static const char *const stage_keys[] = {
     "name", "program", "inputs", "output", "settings", "config", "threads", "stats", "args",
-    "stdout", "tasks", "resources", NULL,
+    "stdout", "tasks", "resources", "incremental", "stream", NULL,
 };
+
+/* Programs that turn each input file into its own output independently of the
+ * other files, so that `incremental: true` may run them once per input file. */
+static const char *const per_file_programs[] = {"crawl-ingest", "clean", NULL};
+
+static bool is_per_file_program(const char *program)
+{
+    for (const char *const *known = per_file_programs; *known; known++)
+        if (strcmp(*known, program) == 0)
+            return true;
+    return false;
+}
 
 static bool is_stage_key(const char *key)
 {
@@ -436,6 +448,7 @@ static void declare_stage(loader_t *loader, size_t index, struct fy_node *node)
     pipeline_t *pipeline = loader->pipeline;
     pipeline_stage_t *stage = &pipeline->stages[index];
     stage->line = node_line(node);
+    stage->streams_from = -1;
     if (!fy_node_is_mapping(node)) {
         report(loader, node, "each stage must be a mapping with at least name and program");
         return;
@@ -449,7 +462,7 @@ static void declare_stage(loader_t *loader, size_t index, struct fy_node *node)
         if (!name || !is_stage_key(name))
             report(loader, key, "unknown stage key \"%s\"; expected one of name, program, "
                    "inputs, output, settings, config, threads, stats, args, stdout, tasks, "
-                   "resources",
+                   "resources, incremental, stream",
                    name ? name : "?");
     }
 
@@ -564,6 +577,29 @@ static void parse_resources(loader_t *loader, pipeline_stage_t *stage, struct fy
     }
 }
 
+/* Reads "incremental: true" and checks that the stage can run once per input file. */
+static void parse_incremental(loader_t *loader, pipeline_stage_t *stage, struct fy_node *node)
+{
+    const char *text = scalar_text(loader, node, "incremental");
+    if (text && !parse_bool(text, &stage->incremental)) {
+        report(loader, node, "incremental must be true or false, not \"%s\"", text);
+        return;
+    }
+    if (!stage->incremental)
+        return;
+    if (!is_per_file_program(stage->program))
+        report(loader, node, "program %s cannot run incrementally: it needs the whole corpus at "
+               "once; only crawl-ingest and clean process each input file on its own",
+               stage->program);
+    else if (stage->tasks > 1)
+        report(loader, node, "an incremental stage runs one process per input file; remove "
+               "\"tasks: %lld\"", (long long)stage->tasks);
+    else if (stage->stdout_path)
+        report(loader, node, "an incremental stage cannot capture \"stdout\"");
+    else if (!stage->output)
+        report(loader, node, "an incremental stage needs an output folder, not \"output: none\"");
+}
+
 /* Third pass over one stage, after every stage has its output folder. */
 static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
 {
@@ -613,6 +649,11 @@ static void resolve_stage(loader_t *loader, size_t index, struct fy_node *node)
     }
     if ((field = mapping_value(node, "resources")) != NULL)
         parse_resources(loader, stage, field);
+    if ((field = mapping_value(node, "incremental")) != NULL)
+        parse_incremental(loader, stage, field);
+    if ((field = mapping_value(node, "stream")) != NULL &&
+        (text = scalar_text(loader, field, "stream")) != NULL && !parse_bool(text, &stage->stream))
+        report(loader, field, "stream must be true or false, not \"%s\"", text);
 }
 
 /* --- dependency order ------------------------------------------------------------------ */
@@ -687,6 +728,178 @@ bool pipeline_depends_on(const pipeline_t *pipeline, size_t index, size_t other)
     return false;
 }
 
+/* --- streams ----------------------------------------------------------------------------- */
+
+/* Returns true when `stage` lists `source` among its direct dependencies. */
+static bool is_direct_reader(const pipeline_stage_t *stage, size_t source)
+{
+    for (size_t i = 0; i < stage->depend_count; i++)
+        if (stage->depends[i] == source)
+            return true;
+    return false;
+}
+
+/* Programs that read documents one record at a time through common/docio, so
+ * they can take the place of a stream worker, and dedup, which can end a
+ * stream when its methods decide per document. */
+static const char *const stream_producers[] = {"crawl-ingest", "clean", NULL};
+static const char *const stream_workers[] = {"clean", NULL};
+static const char *const stream_sinks[] = {"clean", "dedup", NULL};
+/* shard reads a producer's batches directly, as the one worker of a stream. */
+static const char *const stream_ends[] = {"clean", "dedup", "shard", NULL};
+
+static bool is_listed(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0)
+            return true;
+    return false;
+}
+
+/* Finds the stage that a "stream: true" stage reads and records it in
+ * streams_from; reports a stage that does not read exactly one stage. */
+static void link_stream(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    if (!stage->stream || !stage->name || !stage->program)
+        return;
+    struct fy_node *field = mapping_value(node, "stream");
+    int source = -1;
+    for (size_t i = 0; i < pipeline->stage_count && stage->inputs.count == 1; i++)
+        if (pipeline->stages[i].output && pipeline->stages[i].program &&
+            strcmp(pipeline->stages[i].output, stage->inputs.items[0]) == 0)
+            source = (int)i;
+    if (source < 0) {
+        report(loader, field, "stage %s cannot stream: a streamed stage reads exactly one input, "
+               "the output of another stage, and it reads %zu inputs%s", stage->name,
+               stage->inputs.count, stage->inputs.count == 1 ? " that no stage writes" : "");
+        return;
+    }
+    if (stage->incremental || pipeline->stages[source].incremental)
+        report(loader, field, "stage %s cannot stream: an incremental stage writes files per "
+               "input, so neither it nor the stage after it may use \"stream: true\"",
+               stage->name);
+    stage->streams_from = source;
+}
+
+/* Returns the dedup method named in the stage's settings, or "exact" (the default). */
+static const char *dedup_method_setting(const pipeline_stage_t *stage)
+{
+    const char *method = "exact";
+    for (size_t i = 0; i < stage->settings.count; i++)
+        if (strncmp(stage->settings.items[i], "method=", 7) == 0)
+            method = stage->settings.items[i] + 7;
+    return method;
+}
+
+/* Checks that a document-level dedup method list (url, exact) is given. */
+static bool dedup_can_stream(const pipeline_stage_t *stage)
+{
+    const char *method = dedup_method_setting(stage);
+    return !strstr(method, "minhash") && !strstr(method, "line") && !strstr(method, "substring");
+}
+
+/* Returns the index of the stage that reads stage `index` over a stream, or -1. */
+static int stream_reader(const pipeline_t *pipeline, size_t index)
+{
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        if (pipeline->stages[i].streams_from == (int64_t)index)
+            return (int)i;
+    return -1;
+}
+
+/* Checks the program of a stage that reads the stream and writes the folder:
+ * a sink after workers, or the one worker right after the producer. */
+static void check_stream_end(loader_t *loader, struct fy_node *field, const pipeline_stage_t *stage,
+                             bool is_sink)
+{
+    if (!is_listed(is_sink ? stream_sinks : stream_ends, stage->program))
+        report(loader, field, "program %s cannot read a stream %s: it needs the whole corpus; only "
+               "clean, dedup (methods url and exact)%s can", stage->program,
+               is_sink ? "from workers" : "from a producer", is_sink ? "" : " and shard");
+    else if (strcmp(stage->program, "dedup") == 0 && !dedup_can_stream(stage))
+        report(loader, field, "dedup with method \"%s\" reads its input twice and cannot read "
+               "a stream; use method url or exact, or remove \"stream: true\"",
+               dedup_method_setting(stage));
+    if (stage->tasks > 1)
+        report(loader, field, "stage %s ends the stream and writes the folder, so it runs as one "
+               "process; remove \"tasks: %lld\" (only a worker between two streamed stages "
+               "runs as several)", stage->name, (long long)stage->tasks);
+}
+
+/* Decides the role of each stage of a stream (producer, workers, sink) and
+ * reports what cannot stream, at the line of the "stream" key. */
+static void check_stream_roles(loader_t *loader, size_t index, struct fy_node *node)
+{
+    pipeline_t *pipeline = loader->pipeline;
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    if (!stage->stream || stage->streams_from < 0)
+        return;
+    struct fy_node *field = mapping_value(node, "stream");
+    pipeline_stage_t *source = &pipeline->stages[stage->streams_from];
+    bool is_sink = source->streams_from >= 0;
+    if (is_sink && pipeline->stages[source->streams_from].streams_from >= 0) {
+        report(loader, field, "stage %s cannot stream: a stream joins at most three stages "
+               "(producer, workers, sink), and %s -> %s -> %s has more", stage->name,
+               pipeline->stages[source->streams_from].name, source->name, stage->name);
+        return;
+    }
+    if (is_sink) {
+        /* The source was checked as the worker when its own line was read. */
+        stage->stream_role = PIPELINE_STREAM_SINK;
+        check_stream_end(loader, field, stage, true);
+    } else {
+        source->stream_role = PIPELINE_STREAM_PRODUCER;
+        stage->stream_role = PIPELINE_STREAM_WORKER;
+        if (!is_listed(stream_producers, source->program))
+            report(loader, field, "stage %s (program %s) cannot send a stream: only crawl-ingest "
+                   "and clean write documents one at a time", source->name, source->program);
+        if (source->tasks > 1)
+            report(loader, field, "stage %s sends the stream and runs as one process; remove "
+                   "\"tasks: %lld\" from it", source->name, (long long)source->tasks);
+        if (source->stdout_path)
+            report(loader, field, "stage %s streams its output, so it cannot capture \"stdout\"",
+                   source->name);
+        int reader = stream_reader(pipeline, index);
+        if (reader < 0)
+            check_stream_end(loader, field, stage, false);
+        else if (!is_listed(stream_workers, stage->program))
+            report(loader, field, "stage %s (program %s) cannot be a stream worker: only clean "
+                   "reads and writes batches of documents", stage->name, stage->program);
+    }
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        if (i != index && is_direct_reader(&pipeline->stages[i], (size_t)stage->streams_from))
+            report(loader, field, "stage %s streams its output to %s, so stage %s (line %d) "
+                   "cannot read it as a folder", source->name, stage->name,
+                   pipeline->stages[i].name, pipeline->stages[i].line);
+}
+
+/* Returns the address of the socket that carries stage `index`'s output. */
+static char *stream_address(const pipeline_t *pipeline, size_t index, const char *prefix)
+{
+    char address[4200];
+    snprintf(address, sizeof address, "%sipc://%s/.lmpipe/%s.sock", prefix, pipeline->run_dir,
+             pipeline->stages[index].name);
+    return copy_string(address);
+}
+
+/* Replaces the folders between streamed stages by socket addresses: the
+ * producer binds its output, workers connect to it and to the sink, and the
+ * sink binds its input. */
+static void assign_stream_addresses(pipeline_t *pipeline, size_t index)
+{
+    pipeline_stage_t *stage = &pipeline->stages[index];
+    if (stage->streams_from < 0)
+        return;
+    size_t source = (size_t)stage->streams_from;
+    bool sink = stage->stream_role == PIPELINE_STREAM_SINK;
+    free(pipeline->stages[source].output);
+    pipeline->stages[source].output = stream_address(pipeline, source, sink ? ">" : "");
+    free(stage->inputs.items[0]);
+    stage->inputs.items[0] = stream_address(pipeline, source, sink ? "@" : "");
+}
+
 static void parse_stages(loader_t *loader, struct fy_node *node)
 {
     pipeline_t *pipeline = loader->pipeline;
@@ -714,6 +927,15 @@ static void parse_stages(loader_t *loader, struct fy_node *node)
 
     if (loader->errors == 0)
         order_stages(loader);
+
+    iterator = NULL;
+    for (size_t index = 0; (item = fy_node_sequence_iterate(node, &iterator)) != NULL; index++)
+        link_stream(loader, index, item);
+    iterator = NULL;
+    for (size_t index = 0; (item = fy_node_sequence_iterate(node, &iterator)) != NULL; index++)
+        check_stream_roles(loader, index, item);
+    for (size_t index = 0; loader->errors == 0 && index < pipeline->stage_count; index++)
+        assign_stream_addresses(pipeline, index);
 }
 
 /* --- summary --------------------------------------------------------------------------- */

@@ -17,6 +17,10 @@
  *       stdout: PATH            file that receives the program's standard output
  *       tasks: N                N processes with --task I/N, run in parallel
  *       resources: {cpus: 4, memory: 16G, gpus: 1, time: "2:00:00"}   for cluster jobs
+ *       incremental: true       one process per input file, each into OUTPUT/files/KEY, so a
+ *                               rerun processes only new or changed files (per-file programs)
+ *       stream: true            read the one input stage over a ZeroMQ socket instead of its
+ *                               folder: producer -> workers (tasks: N) [-> sink], all at once
  *   summary:                    printed after a successful run
  *     - FILE                    the whole file
  *     - {file: FILE, keys: [k]} selected top-level keys of a JSON object
@@ -46,6 +50,14 @@ typedef struct {
     char *time;                 /* time limit, e.g. "2:00:00" or "90" (minutes) */
 } pipeline_resources_t;
 
+/* A stage's place in a stream of documents over ZeroMQ (see endpoint.h). */
+typedef enum {
+    PIPELINE_STREAM_NONE = 0,
+    PIPELINE_STREAM_PRODUCER,   /* binds ipc://RUN-DIR/.lmpipe/NAME.sock as its output */
+    PIPELINE_STREAM_WORKER,     /* connects to the producer; to the sink when there is one */
+    PIPELINE_STREAM_SINK,       /* binds its input and writes the output folder */
+} pipeline_stream_role_t;
+
 typedef struct {
     char *name;
     char *program;
@@ -61,6 +73,10 @@ typedef struct {
     int *setting_lines;         /* line of each item of `settings` */
     int64_t tasks;              /* parts run as --task I/N; 1 runs the stage whole */
     pipeline_resources_t resources;
+    bool incremental;           /* run once per input file and reuse unchanged parts */
+    bool stream;                /* "stream: true": reads its input stage over a socket */
+    int64_t streams_from;       /* index of the stage read over a socket, or -1 */
+    pipeline_stream_role_t stream_role;
     size_t *depends;            /* indexes of the stages this one reads, no repeats */
     size_t depend_count;
 } pipeline_stage_t;

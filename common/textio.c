@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,66 @@ void text_reader_close(text_reader_t *reader)
     free(reader);
 }
 
+/* Temporary files of the writers open now, so that SIGINT, SIGTERM or SIGHUP
+ * removes them before the process ends. Slots are claimed with atomics
+ * because the handler may run at any point; writers past the last slot are
+ * still removed by the next run of a stage (see outdir_open). */
+#define REGISTERED_TEMPORARY_MAX 256
+static _Atomic(char *) registered_temporaries[REGISTERED_TEMPORARY_MAX];
+static atomic_flag signal_cleanup_installed = ATOMIC_FLAG_INIT;
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Removes every registered temporary file, then ends the process with the
+ * signal's default action so the parent sees the signal. Uses only
+ * async-signal-safe calls. */
+static void remove_temporaries_on_signal(int signal_number)
+{
+    for (size_t i = 0; i < REGISTERED_TEMPORARY_MAX; i++) {
+        char *path = atomic_load(&registered_temporaries[i]);
+        if (path)
+            unlink(path);
+    }
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+/* Installs the cleanup handler once, for each signal that still has its
+ * default action: a program with its own handler keeps it. */
+static void install_signal_cleanup(void)
+{
+    if (atomic_flag_test_and_set(&signal_cleanup_installed))
+        return;
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
+        struct sigaction current;
+        if (sigaction(cleanup_signals[i], NULL, &current) != 0 || current.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = remove_temporaries_on_signal;
+        sigfillset(&action.sa_mask);
+        sigaction(cleanup_signals[i], &action, NULL);
+    }
+}
+
+static void register_temporary(char *path)
+{
+    install_signal_cleanup();
+    for (size_t i = 0; i < REGISTERED_TEMPORARY_MAX; i++) {
+        char *empty = NULL;
+        if (atomic_compare_exchange_strong(&registered_temporaries[i], &empty, path))
+            return;
+    }
+}
+
+static void unregister_temporary(char *path)
+{
+    for (size_t i = 0; i < REGISTERED_TEMPORARY_MAX && path; i++) {
+        char *expected = path;
+        if (atomic_compare_exchange_strong(&registered_temporaries[i], &expected, NULL))
+            return;
+    }
+}
+
 struct text_writer {
     char *path;
     char *temporary_path;  /* NULL for standard output */
@@ -315,6 +377,7 @@ text_writer_t *text_writer_open(const char *path, text_compression_t compression
         if (!writer->temporary_path)
             goto fail;
         snprintf(writer->temporary_path, size, "%s.tmp-%ld", path, (long)getpid());
+        register_temporary(writer->temporary_path);
         writer->file = fopen(writer->temporary_path, "wb");
         if (!writer->file) {
             int error = errno;
@@ -407,6 +470,7 @@ uint64_t text_writer_uncompressed_bytes(const text_writer_t *writer)
 
 static void writer_free(text_writer_t *writer)
 {
+    unregister_temporary(writer->temporary_path);
     if (writer->zstd)
         ZSTD_freeCStream(writer->zstd);
     free(writer->zstd_out);

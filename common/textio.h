@@ -47,7 +47,10 @@ typedef struct text_writer text_writer_t;
  * Opens a writer on `path` ("-" for standard output). A file is written under
  * a temporary name beside it and renamed into place by text_writer_commit, so
  * readers never see a half-written file. `level` is the compression level
- * (0 for the library default).
+ * (0 for the library default). Until the commit or abort, SIGINT, SIGTERM
+ * and SIGHUP remove the temporary file and then end the process as the
+ * signal's default action would; a signal that already has a handler keeps
+ * it, and SIGKILL leaves the file for the next run to remove.
  */
 text_writer_t *text_writer_open(const char *path, text_compression_t compression, int level);
 int text_writer_write(text_writer_t *writer, const void *data, size_t length);

@@ -2,7 +2,7 @@
  * lmpipe: runs pipeline files and dispatches to the stage programs.
  *
  *   lmpipe run PIPELINE.yaml [--run-dir DIR] [--from STAGE | --only STAGE] [--force]
- *              [--dry-run] [--jobs N]
+ *              [--dry-run] [--jobs N] [--executor local|slurm [--no-wait] [--slurm-...]]
  *   lmpipe status RUN-DIR | PIPELINE.yaml [--run-dir DIR]
  *   lmpipe report RUN-DIR | PIPELINE.yaml [--run-dir DIR] [-o DIR]
  *   lmpipe PROGRAM ARGS...      runs the stage program PROGRAM (git-style)
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -24,6 +25,7 @@
 #include "pipeline.h"
 #include "report.h"
 #include "runner.h"
+#include "slurm_executor.h"
 #include "status.h"
 
 static void print_help(void)
@@ -32,6 +34,7 @@ static void print_help(void)
            "Usage: lmpipe run PIPELINE.yaml [options]   run a pipeline file\n"
            "       lmpipe status RUN-DIR|PIPELINE.yaml  show each stage: done, stale, missing\n"
            "       lmpipe report RUN-DIR|PIPELINE.yaml  write an HTML and JSON report of a run\n"
+           "       lmpipe inspect FILE.lshard [-t FILE] check a token shard (shard --inspect)\n"
            "       lmpipe PROGRAM [ARGS...]            run one stage program\n"
            "       lmpipe run --help                   options of run\n\n"
            "Programs (found beside lmpipe, in the build tree, or on PATH):\n");
@@ -51,6 +54,12 @@ static char *only_stage = NULL;
 static bool force = false;
 static bool dry_run = false;
 static int64_t jobs = 1;
+static char *executor = "local";
+static bool no_wait = false;
+static char *slurm_partition = NULL;
+static char *slurm_account = NULL;
+static cli_string_list_t slurm_args = {0};
+static double slurm_poll = 10;
 
 static cli_option_t run_options[] = {
     {"run-dir", 0, CLI_STRING, &run_dir, "DIR", NULL,
@@ -66,6 +75,21 @@ static cli_option_t run_options[] = {
     {"jobs", 'j', CLI_INT, &jobs, "N", NULL,
      "processes at once: independent stages and the tasks of a stage run in parallel "
      "(default: the number of online CPUs)", 0, 1, 4096},
+    {"executor", 0, CLI_STRING, &executor, "local|slurm", NULL,
+     "local runs the stages as processes here; slurm submits each as an sbatch job or job "
+     "array and waits for them (see docs/lmpipe.md)", 0, 0, 0},
+    {"no-wait", 0, CLI_FLAG, &no_wait, NULL, NULL,
+     "with --executor slurm: return after submitting; lmpipe status RUN-DIR shows the jobs",
+     0, 0, 0},
+    {"slurm-partition", 0, CLI_STRING, &slurm_partition, "NAME", NULL,
+     "with --executor slurm: the partition of every job (sbatch --partition)", 0, 0, 0},
+    {"slurm-account", 0, CLI_STRING, &slurm_account, "NAME", NULL,
+     "with --executor slurm: the account charged for every job (sbatch --account)", 0, 0, 0},
+    {"slurm-arg", 0, CLI_STRING_LIST, &slurm_args, "ARG", NULL,
+     "with --executor slurm: one more sbatch argument, e.g. --slurm-arg=--qos=high "
+     "(repeatable)", 0, 0, 0},
+    {"slurm-poll", 0, CLI_DOUBLE, &slurm_poll, "SECONDS", "s",
+     "with --executor slurm: time between two squeue calls while waiting", 0, 0.1, 3600},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0},
 };
 
@@ -89,7 +113,10 @@ static cli_program_t run_program = {
 static bool takes_value(const char *arg)
 {
     static const char *const with_value[] = {"--run-dir", "--from", "--only", "--config",
-                                             "--set", "--jobs", "-j", "--output", "-o", NULL};
+                                             "--set", "--jobs", "-j", "--output", "-o",
+                                             "--executor", "--slurm-partition",
+                                             "--slurm-account", "--slurm-arg", "--slurm-poll",
+                                             NULL};
     for (const char *const *name = with_value; *name; name++)
         if (strcmp(arg, *name) == 0)
             return true;
@@ -122,6 +149,26 @@ static void split_positional(int *argc, char **argv, cli_string_list_t *position
     *argc = kept;
 }
 
+/* Checks --executor and the options that only the Slurm executor takes.
+ * Returns 0, or -1 after logging a usage error. */
+static int check_executor(bool *use_slurm)
+{
+    *use_slurm = strcmp(executor, "slurm") == 0;
+    if (!*use_slurm && strcmp(executor, "local") != 0) {
+        log_error("--executor \"%s\" is not known; use local or slurm", executor);
+        return -1;
+    }
+    const char *slurm_only = no_wait ? "--no-wait"
+                             : slurm_partition ? "--slurm-partition"
+                             : slurm_account ? "--slurm-account"
+                             : slurm_args.count ? "--slurm-arg" : NULL;
+    if (!*use_slurm && slurm_only) {
+        log_error("%s needs --executor slurm", slurm_only);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_command(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -149,12 +196,23 @@ static int run_command(int argc, char **argv)
         return 2;
     }
 
+    slurm_options_t slurm = {
+        .partition = slurm_partition, .account = slurm_account, .sbatch_args = &slurm_args,
+        .no_wait = no_wait, .poll_seconds = slurm_poll,
+    };
+    bool use_slurm = false;
+    if (check_executor(&use_slurm) != 0) {
+        cli_string_list_free(&positional);
+        cli_free(&run_program);
+        return 2;
+    }
+
     pipeline_t pipeline;
     int result = RUNNER_USAGE_ERROR;
     if (pipeline_load(positional.items[0], run_dir, &pipeline) == 0) {
         runner_options_t options = {
             .dry_run = dry_run, .force = force, .from = from_stage, .only = only_stage,
-            .jobs = jobs,
+            .jobs = jobs, .slurm = use_slurm ? &slurm : NULL,
         };
         result = runner_run(&pipeline, &options);
     }
@@ -201,7 +259,13 @@ static int status_command(int argc, char **argv)
         log_error("expected one run folder or pipeline file, got %zu", positional.count);
         fprintf(stderr, "Run 'lmpipe status --help' for usage.\n");
     } else {
+        /* status_show may enter the run's directory, so the run folder is resolved first. */
+        char *run_folder = realpath(positional.items[0], NULL);
         result = status_show(positional.items[0], status_run_dir);
+        struct stat info;
+        if (result == 0 && run_folder && stat(run_folder, &info) == 0 && S_ISDIR(info.st_mode))
+            slurm_status_show(run_folder);
+        free(run_folder);
     }
     cli_string_list_free(&positional);
     cli_free(&status_program);
@@ -255,6 +319,46 @@ static int report_command(int argc, char **argv)
     return result;
 }
 
+/*
+ * lmpipe inspect FILE [OPTIONS]: runs `shard --inspect FILE [OPTIONS]`, which
+ * prints the shard's header, counts and a decoded sample and verifies its
+ * checksums. FILE is the first argument that is not an option or the value
+ * of -t/--tokenizer or --sample-tokens.
+ */
+static int inspect_command(int argc, char **argv)
+{
+    int file = 0;
+    for (int i = 1; i < argc && !file; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return dispatch_exec("shard", argc, argv);
+        bool takes_value = strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--tokenizer") == 0 ||
+                           strcmp(argv[i], "--sample-tokens") == 0;
+        if (takes_value)
+            i++;
+        else if (argv[i][0] != '-')
+            file = i;
+    }
+    if (!file) {
+        log_error("missing the shard file: lmpipe inspect FILE.lshard [-t tokenizer.json]");
+        return 2;
+    }
+    char **shard_argv = calloc((size_t)argc + 2, sizeof *shard_argv);
+    if (!shard_argv) {
+        log_error("out of memory");
+        return 1;
+    }
+    int count = 0;
+    shard_argv[count++] = "shard";
+    shard_argv[count++] = "--inspect";
+    shard_argv[count++] = argv[file];
+    for (int i = 1; i < argc; i++)
+        if (i != file)
+            shard_argv[count++] = argv[i];
+    int status = dispatch_exec("shard", count, shard_argv);
+    free(shard_argv);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     log_init("lmpipe");
@@ -277,10 +381,12 @@ int main(int argc, char **argv)
         return status_command(argc - 1, argv + 1);
     if (strcmp(command, "report") == 0)
         return report_command(argc - 1, argv + 1);
+    if (strcmp(command, "inspect") == 0)
+        return inspect_command(argc - 1, argv + 1);
     if (pipeline_is_known_program(command))
         return dispatch_exec(command, argc - 1, argv + 1);
 
-    log_error("unknown command \"%s\": expected run, status, report or a program name (see lmpipe --help)",
+    log_error("unknown command \"%s\": expected run, status, report, inspect or a program name (see lmpipe --help)",
               command);
     return 2;
 }

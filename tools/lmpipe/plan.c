@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dispatch.h"
+#include "incremental.h"
 #include "log.h"
+#include "outdir.h"
 #include "process.h"
 
 /* Returns the last non-empty line of `text` (changed in place). */
@@ -22,6 +25,35 @@ static char *last_line(char *text)
     return newline ? newline + 1 : text;
 }
 
+/* The decision for an incremental stage: it runs when an input file is new or
+ * changed, or when the manifest over its parts is missing. */
+static plan_check_t check_incremental_stage(const pipeline_t *pipeline, size_t index,
+                                            char *reason, size_t size)
+{
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    incremental_plan_t plan;
+    if (incremental_plan(pipeline, index, false, &plan) != 0) {
+        snprintf(reason, size, "its input files cannot be listed (see the log)");
+        return PLAN_UNKNOWN;
+    }
+    char counts[160];
+    incremental_describe(&plan, counts, sizeof counts);
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/%s", stage->output, OUTDIR_MANIFEST_NAME);
+    plan_check_t result = PLAN_STALE;
+    if (plan.run_count > 0)
+        snprintf(reason, size, "output %s: %s", stage->output, counts);
+    else if (access(manifest, F_OK) != 0)
+        snprintf(reason, size, "output %s has no manifest over its parts; %s", stage->output,
+                 counts);
+    else
+        result = PLAN_CURRENT;
+    if (result == PLAN_CURRENT)
+        snprintf(reason, size, "output %s is up to date; %s", stage->output, counts);
+    incremental_plan_free(&plan);
+    return result;
+}
+
 plan_check_t plan_check_stage(const pipeline_t *pipeline, size_t index, char *reason,
                               size_t size)
 {
@@ -30,6 +62,8 @@ plan_check_t plan_check_stage(const pipeline_t *pipeline, size_t index, char *re
         snprintf(reason, size, "it writes no output folder, so it runs every time");
         return PLAN_STALE;
     }
+    if (stage->incremental)
+        return check_incremental_stage(pipeline, index, reason, size);
     char *executable = dispatch_find_program(stage->program);
     if (!executable) {
         snprintf(reason, size, "program %s is not built, so its output cannot be checked",
@@ -174,6 +208,19 @@ void plan_make(const pipeline_t *pipeline, const bool *selected, const bool *for
         if (forced[i]) {
             runs[i] = true;
             snprintf(reasons[i], sizeof reasons[i], "%s", force_reason);
+            continue;
+        }
+        if (stage->streams_from >= 0) {
+            runs[i] = true;
+            snprintf(reasons[i], sizeof reasons[i], "it reads stage %s over the socket %s, so "
+                     "it runs with it", pipeline->stages[stage->streams_from].name,
+                     stage->inputs.items[0]);
+            continue;
+        }
+        if (stage->stream_role == PIPELINE_STREAM_PRODUCER) {
+            runs[i] = true;
+            snprintf(reasons[i], sizeof reasons[i], "it sends its output over the socket %s; "
+                     "a stream has no manifest to compare, so it runs every time", stage->output);
             continue;
         }
         const char *rerun_input = NULL;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "incremental.h"
 #include "log.h"
 #include "outdir.h"
 #include "plan.h"
@@ -124,6 +125,9 @@ typedef struct {
     manifest_stamp_t before;
     double start;
     char temporary_stdout[4200];
+    int64_t lost_workers;       /* stream worker tasks that ended abnormally */
+    bool planned;               /* an incremental stage has listed its input files */
+    incremental_plan_t plan;    /* its parts, and those whose program runs */
 } stage_progress_t;
 
 /* One running task. */
@@ -145,6 +149,16 @@ typedef struct {
     json_t *state;
 } scheduler_t;
 
+/* Processes stage `index` starts in all: one per task, or for an incremental
+ * stage one per input file that is not reused. */
+static int64_t task_total(const scheduler_t *scheduler, size_t index)
+{
+    const stage_progress_t *progress = &scheduler->stages[index];
+    if (scheduler->pipeline->stages[index].incremental)
+        return progress->planned ? (int64_t)progress->plan.run_count : 0;
+    return scheduler->pipeline->stages[index].tasks;
+}
+
 static const char *const phase_names[] = {"idle", "waiting", "running", "done", "failed"};
 
 /* Records the stage's phase in the state file; a failure to write it is logged, not fatal. */
@@ -157,6 +171,7 @@ static void save_stage_state(scheduler_t *scheduler, size_t index)
         return;
     json_object_set_new(entry, "state", json_string(phase_names[progress->phase]));
     json_object_set_new(entry, "tasks_done", json_integer(progress->tasks_finished));
+    json_object_set_new(entry, "tasks_total", json_integer(task_total(scheduler, index)));
     json_t *pids = json_array();
     for (size_t i = 0; i < MAX_JOBS; i++)
         if (scheduler->children[i].pid > 0 && scheduler->children[i].stage == index)
@@ -208,7 +223,11 @@ static int start_task(scheduler_t *scheduler, size_t index)
     }
 
     cli_string_list_t arguments = {0};
-    task_arguments(pipeline, index, progress->forced, task, &arguments);
+    if (stage->incremental)
+        incremental_unit_arguments(pipeline, index, &progress->plan,
+                                   progress->plan.to_run[task], progress->forced, &arguments);
+    else
+        task_arguments(pipeline, index, progress->forced, task, &arguments);
     cli_string_list_t argv = {0};
     cli_string_list_push(&argv, stage->program);
     for (size_t i = 0; i < arguments.count; i++)
@@ -220,7 +239,11 @@ static int start_task(scheduler_t *scheduler, size_t index)
         log_error("stage %s: program %s not found beside lmpipe, in the build tree or on "
                   "PATH; build it with ninja or install it", stage->name, stage->program);
     } else {
-        if (stage->tasks > 1)
+        if (stage->incremental)
+            log_info("stage %s (%zu/%zu) input file %lld/%zu started: %s", stage->name,
+                     scheduler->started_count, scheduler->selected_count, (long long)task + 1,
+                     progress->plan.run_count, command);
+        else if (stage->tasks > 1)
             log_info("stage %s (%zu/%zu) task %lld/%lld started: %s", stage->name,
                      scheduler->started_count, scheduler->selected_count, (long long)task,
                      (long long)stage->tasks, command);
@@ -256,16 +279,86 @@ static int start_task(scheduler_t *scheduler, size_t index)
     return 0;
 }
 
-/* Returns true when every selected stage that stage `index` reads has finished. */
+/* Returns true when every selected stage that stage `index` reads has finished,
+ * or for the stage it reads over a stream, has started. */
 static bool inputs_finished(const scheduler_t *scheduler, size_t index)
 {
     const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
     for (size_t i = 0; i < stage->depend_count; i++) {
         stage_phase_t phase = scheduler->stages[stage->depends[i]].phase;
+        bool streamed = (int64_t)stage->depends[i] == stage->streams_from;
+        if (streamed && phase == STAGE_RUNNING)
+            continue;
         if (phase != STAGE_IDLE && phase != STAGE_DONE)
             return false;
     }
     return true;
+}
+
+/* Returns true when a sink stage reads stage `index` over a stream. */
+static bool stream_has_sink(const pipeline_t *pipeline, size_t index)
+{
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        if (pipeline->stages[i].streams_from == (int64_t)index)
+            return true;
+    return false;
+}
+
+/* Returns true when stages `a` and `b` are joined by streams, directly or
+ * through a worker stage. */
+static bool same_stream(const pipeline_t *pipeline, size_t a, size_t b)
+{
+    size_t head_a = a, head_b = b;
+    while (pipeline->stages[head_a].streams_from >= 0)
+        head_a = (size_t)pipeline->stages[head_a].streams_from;
+    while (pipeline->stages[head_b].streams_from >= 0)
+        head_b = (size_t)pipeline->stages[head_b].streams_from;
+    return head_a == head_b && pipeline->stages[a].stream_role != PIPELINE_STREAM_NONE;
+}
+
+/* Ends the other processes of the stream that stage `index` belongs to: once one
+ * of them failed, the rest would wait for it until the stream timeout. */
+static void stop_stream(scheduler_t *scheduler, size_t index)
+{
+    for (size_t slot = 0; slot < MAX_JOBS; slot++) {
+        child_t *child = &scheduler->children[slot];
+        if (child->pid > 0 && child->stage != index &&
+            same_stream(scheduler->pipeline, index, child->stage)) {
+            log_error("stage %s: stopping pid %d, because stage %s of the same stream failed",
+                      scheduler->pipeline->stages[child->stage].name, (int)child->pid,
+                      scheduler->pipeline->stages[index].name);
+            kill(child->pid, SIGTERM);
+        }
+    }
+}
+
+static void finish_stage(scheduler_t *scheduler, size_t index);
+
+/* Lists the input files of a ready incremental stage and removes its manifest
+ * when a part is rebuilt; a stage whose parts are all reused finishes at once.
+ * Returns 0 when tasks are to start, -1 when the stage has ended. */
+static int start_incremental_stage(scheduler_t *scheduler, size_t index)
+{
+    const pipeline_t *pipeline = scheduler->pipeline;
+    stage_progress_t *progress = &scheduler->stages[index];
+    progress->before = stamp_manifest(pipeline->stages[index].output);
+    progress->start = time_now_seconds();
+    if (incremental_plan(pipeline, index, progress->forced, &progress->plan) != 0) {
+        progress->first_failure = 1;
+        finish_stage(scheduler, index);
+        return -1;
+    }
+    progress->planned = true;
+    char counts[160];
+    incremental_describe(&progress->plan, counts, sizeof counts);
+    log_info("stage %s: %s", pipeline->stages[index].name, counts);
+    if (progress->plan.run_count > 0) {
+        incremental_begin(pipeline, index);
+        return 0;
+    }
+    scheduler->started_count++;
+    finish_stage(scheduler, index);
+    return -1;
 }
 
 /* Starts tasks of ready stages, in dependency order, while slots are free. */
@@ -277,11 +370,17 @@ static void start_ready_tasks(scheduler_t *scheduler)
         stage_progress_t *progress = &scheduler->stages[index];
         bool startable = progress->phase == STAGE_WAITING ||
                          (progress->phase == STAGE_RUNNING &&
-                          progress->tasks_started < pipeline->stages[index].tasks);
+                          progress->tasks_started < task_total(scheduler, index));
         if (!startable || !inputs_finished(scheduler, index))
             continue;
-        while (scheduler->running < scheduler->jobs &&
-               progress->tasks_started < pipeline->stages[index].tasks) {
+        if (pipeline->stages[index].incremental && !progress->planned &&
+            start_incremental_stage(scheduler, index) != 0)
+            continue;
+        /* The processes of a stream run together whatever --jobs says, because
+         * the producer waits for its workers. */
+        bool streamed = pipeline->stages[index].streams_from >= 0;
+        while ((scheduler->running < scheduler->jobs || streamed) &&
+               progress->tasks_started < task_total(scheduler, index)) {
             if (start_task(scheduler, index) != 0) {
                 progress->first_failure = progress->first_failure ? progress->first_failure : -1;
                 progress->tasks_finished++;
@@ -323,6 +422,13 @@ static void finish_stage(scheduler_t *scheduler, size_t index)
             log_error("stage %s failed to start; later stages were not run", stage->name);
         if (progress->temporary_stdout[0])
             unlink(progress->temporary_stdout);
+    } else if (stage->incremental &&
+               incremental_finish(scheduler->pipeline, index, &progress->plan) != 0) {
+        progress->phase = STAGE_FAILED;
+        progress->first_failure = 1;
+        scheduler->failed = true;
+        log_error("stage %s failed: the manifest over its parts could not be written; later "
+                  "stages were not run", stage->name);
     } else {
         progress->phase = STAGE_DONE;
         if (same_stamp(progress->before, stamp_manifest(stage->output)))
@@ -353,18 +459,33 @@ static int wait_for_child(scheduler_t *scheduler)
         stage_progress_t *progress = &scheduler->stages[index];
         int code = process_exit_code(status);
         const pipeline_stage_t *stage = &scheduler->pipeline->stages[index];
-        if (code != 0 && stage->tasks > 1)
+        /* A stream worker may die while others go on: the producer sends its
+         * batches again and the sink fails unless every batch arrived. */
+        bool worker_of_sink = stage->stream_role == PIPELINE_STREAM_WORKER && stage->tasks > 1 &&
+                              stream_has_sink(scheduler->pipeline, index);
+        if (code != 0 && worker_of_sink)
+            progress->lost_workers++;
+        bool resent = code != 0 && worker_of_sink && progress->lost_workers < stage->tasks;
+        if (resent)
+            log_warn("stage %s: worker task %lld/%lld (pid %d) ended with status %d; the "
+                     "producer sends its unacknowledged batches to the other workers, and the "
+                     "sink checks that every batch arrived", stage->name,
+                     (long long)child->task, (long long)stage->tasks, (int)pid, code);
+        else if (code != 0 && stage->tasks > 1)
             log_error("stage %s: task %lld/%lld (pid %d) ended with status %d", stage->name,
                       (long long)child->task, (long long)stage->tasks, (int)pid, code);
-        if (code != 0 && progress->first_failure == 0)
+        if (code != 0 && !resent && progress->first_failure == 0)
             progress->first_failure = code;
-        if (code != 0)
+        if (code != 0 && !resent) {
             scheduler->failed = true;
+            stop_stream(scheduler, index);
+        }
         child->pid = 0;
         running_pids[slot] = 0;
         scheduler->running--;
         progress->tasks_finished++;
-        bool all_started = progress->tasks_started == stage->tasks || scheduler->failed;
+        bool all_started = progress->tasks_started == task_total(scheduler, index) ||
+                           scheduler->failed;
         if (all_started && progress->tasks_finished == progress->tasks_started)
             finish_stage(scheduler, index);
         else
@@ -407,6 +528,8 @@ static int schedule(const pipeline_t *pipeline, const bool *selected, const bool
             break;
     }
     int result = scheduler.failed ? RUNNER_STAGE_FAILED : RUNNER_OK;
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        incremental_plan_free(&scheduler.stages[i].plan);
     free(scheduler.stages);
     json_decref(scheduler.state);
     return result;
@@ -481,7 +604,44 @@ static int select_stages(const pipeline_t *pipeline, const runner_options_t *opt
             selected[i] = i >= (size_t)first;
         forced[i] = options->force || (named && selected[i]);
     }
+    /* The stages of a stream run together or not at all: a worker alone would
+     * wait for a producer that never starts. */
+    for (size_t i = 0; i < pipeline->stage_count; i++)
+        for (size_t j = 0; j < pipeline->stage_count && selected[i]; j++)
+            if (!selected[j] && same_stream(pipeline, i, j)) {
+                selected[j] = true;
+                forced[j] = forced[i];
+            }
     return RUNNER_OK;
+}
+
+/* Prints one command line per input file of an incremental stage; reused parts
+ * are commented out. When its inputs do not exist yet, prints what it will do. */
+static void print_incremental_commands(const pipeline_t *pipeline, size_t index, bool force,
+                                       const bool *runs)
+{
+    const pipeline_stage_t *stage = &pipeline->stages[index];
+    bool input_runs = false;
+    for (size_t d = 0; d < stage->depend_count; d++)
+        input_runs = input_runs || runs[stage->depends[d]];
+    incremental_plan_t plan;
+    if (input_runs || incremental_plan(pipeline, index, force, &plan) != 0) {
+        printf("# one command per input file of %s once its inputs exist, each into %s/files/\n",
+               stage->name, stage->output);
+        return;
+    }
+    for (size_t unit = 0; unit < plan.count; unit++) {
+        bool reused = plan.units[unit].state == INCREMENTAL_REUSED && !force;
+        cli_string_list_t arguments = {0};
+        incremental_unit_arguments(pipeline, index, &plan, unit, force, &arguments);
+        char *command = pipeline_format_command(stage, &arguments);
+        printf("%s%s\n", runs[index] && !reused ? "" : "# ", command);
+        free(command);
+        cli_string_list_free(&arguments);
+    }
+    printf("# lmpipe then writes %s/%s over the %zu parts\n", stage->output,
+           OUTDIR_MANIFEST_NAME, plan.count);
+    incremental_plan_free(&plan);
 }
 
 /* Prints the plan: one comment with the decision and reason per stage, then its
@@ -507,6 +667,10 @@ static void print_plan(const pipeline_t *pipeline, const bool *selected, const b
             continue;
         const pipeline_stage_t *stage = &pipeline->stages[i];
         printf("# stage %s: %s: %s\n", stage->name, runs[i] ? "run" : "skip", reasons[i]);
+        if (stage->incremental) {
+            print_incremental_commands(pipeline, i, forced[i], runs);
+            continue;
+        }
         for (int64_t task = 0; task < stage->tasks; task++) {
             cli_string_list_t arguments = {0};
             task_arguments(pipeline, i, forced[i], task, &arguments);
@@ -557,8 +721,11 @@ int runner_run(const pipeline_t *pipeline, const runner_options_t *options)
     if (jobs > MAX_JOBS)
         jobs = MAX_JOBS;
     double start = time_now_seconds();
-    result = schedule(pipeline, selected, forced, jobs);
-    if (result != RUNNER_OK)
+    if (options->slurm)
+        result = slurm_executor_run(pipeline, selected, forced, options->slurm);
+    else
+        result = schedule(pipeline, selected, forced, jobs);
+    if (result != RUNNER_OK || (options->slurm && options->slurm->no_wait))
         goto done;
     log_info("pipeline %s: %zu stages done in %.1f s (run folder %s)", pipeline->path,
              selected_count, time_now_seconds() - start, pipeline->run_dir);

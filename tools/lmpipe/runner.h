@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "pipeline.h"
+#include "slurm_executor.h"
 
 typedef struct {
     bool dry_run;     /* print the commands to stdout, run nothing */
@@ -15,6 +16,7 @@ typedef struct {
     const char *from; /* run this stage and every later one, all with --force */
     const char *only; /* run only this stage, with --force */
     int64_t jobs;     /* processes at once (stages and tasks together), at least 1 */
+    const slurm_options_t *slurm; /* run the stages as Slurm jobs; NULL runs them here */
 } runner_options_t;
 
 /* Exit statuses of runner_run, as `lmpipe run` returns them. */

@@ -51,9 +51,12 @@ static status_t stage_status(const pipeline_t *pipeline, size_t index, json_t *e
     const char *recorded = json_string_value(json_object_get(entry, "state"));
     if (recorded && strcmp(recorded, "running") == 0 && stage_process_alive(entry)) {
         double started = json_number_value(json_object_get(entry, "started"));
+        /* An incremental stage runs one task per input file to rebuild. */
+        json_t *total = json_object_get(entry, "tasks_total");
         snprintf(detail, size, "%lld of %lld tasks finished, running for %.0f s",
                  (long long)json_integer_value(json_object_get(entry, "tasks_done")),
-                 (long long)stage->tasks, started > 0 ? (double)time(NULL) - started : 0.0);
+                 total ? (long long)json_integer_value(total) : (long long)stage->tasks,
+                 started > 0 ? (double)time(NULL) - started : 0.0);
         return STATUS_RUNNING;
     }
     if (recorded && strcmp(recorded, "failed") == 0) {

@@ -92,5 +92,21 @@ expect_grep 'syntax.yaml:3:[0-9]+: invalid YAML' "$WORK/err"
 expect_exit 2 "$lmpipe" run missing.yaml
 expect_grep 'missing.yaml: failed to open the pipeline file' "$WORK/err"
 
+# Only per-file programs run incrementally, as one process per input file.
+mkdir -p crawl
+cat >incremental.yaml <<'YAML'
+stages:
+  - {name: ingest, program: crawl-ingest, inputs: [crawl], incremental: true}
+  - {name: dedup, program: dedup, inputs: [ingest], incremental: true}
+  - {name: clean, program: clean, inputs: [ingest], tasks: 2, incremental: true}
+  - {name: tidy, program: clean, inputs: [ingest], incremental: maybe}
+YAML
+expect_exit 2 "$lmpipe" run incremental.yaml
+expect_grep 'incremental.yaml:3: program dedup cannot run incrementally: it needs the whole corpus' "$WORK/err"
+expect_grep 'incremental.yaml:4: an incremental stage runs one process per input file; remove "tasks: 2"' "$WORK/err"
+expect_grep 'incremental.yaml:5: incremental must be true or false, not "maybe"' "$WORK/err"
+if grep -q 'incremental.yaml:2:' "$WORK/err"; then fail "crawl-ingest was rejected as incremental"; fi
+rmdir crawl
+
 # Nothing ran, so no run folder appeared.
 [ ! -e runs ] || fail "an invalid pipeline created the run folder"

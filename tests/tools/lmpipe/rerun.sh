@@ -52,3 +52,27 @@ second=$(stamp)
 # --from clean forces both stages.
 expect_exit 0 "$lmpipe" run p.yaml --from clean
 [ "$(grep -c 'started: .*--force' "$WORK/err")" -eq 2 ] || fail "--from clean forced fewer than 2"
+
+# An output made by another program version is rebuilt, and so is the stage
+# after it, because its input manifest changed.
+python3 - run/clean/manifest.json <<'PY' || fail "python3 could not edit the manifest"
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+manifest["program_version"] = "0.0.0-older"
+json.dump(manifest, open(sys.argv[1], "w"), indent=2)
+PY
+expect_exit 0 "$lmpipe" run p.yaml --dry-run
+expect_grep '^# stage clean: run: output run/clean: the program version changed$' "$WORK/out"
+expect_grep '^# stage dedup: run: input stage clean runs first$' "$WORK/out"
+before=$(stamp)
+expect_exit 0 "$lmpipe" run p.yaml
+[ "$(grep -c 'was up to date' "$WORK/err")" -eq 0 ] || fail "a stage skipped after the version changed"
+after=$(stamp)
+[ "$(echo "$after" | tail -n 1)" != "$(echo "$before" | tail -n 1)" ] ||
+    fail "dedup was not rebuilt after its input manifest changed"
+
+# A changed setting reruns that stage and the one after it.
+sed -i 's/min-words: 3/min-words: 4/' p.yaml
+expect_exit 0 "$lmpipe" run p.yaml
+expect_grep 'run/clean will be built: the settings changed' "$WORK/err"
+expect_grep 'run/dedup will be built: the inputs changed' "$WORK/err"

@@ -80,3 +80,24 @@ expect_exit 2 "$lmpipe" status no-such-run
 expect_grep 'no-such-run: not found' "$WORK/err"
 expect_exit 2 "$lmpipe" status elsewhere
 expect_grep 'elsewhere has no readable .lmpipe/state.json' "$WORK/err"
+
+# A long-running stage shows as running, with its tasks finished and its time.
+mkfifo input
+sleep 30 >input &
+writer=$!
+cat >waiting.yaml <<YAML
+run-dir: $WORK/run-waiting
+stages:
+  - {name: waiting, program: clean, inputs: ['-']}
+YAML
+"$lmpipe" run waiting.yaml <input 2>waiting.log &
+runner=$!
+for _ in $(seq 1 100); do
+    grep -q 'stage waiting (1/1) started' waiting.log && break
+    sleep 0.1
+done
+sleep 1.2
+expect_exit 0 "$lmpipe" status "$WORK/run-waiting"
+kill "$writer"
+wait "$runner" || true
+expect_grep '^waiting +running .*0 of 1 tasks finished, running for [1-9][0-9]* s' "$WORK/out"
