@@ -78,6 +78,16 @@ const char *kernels_strerror(int code);
  * OpenMP); 0 keeps the default (OMP_NUM_THREADS or all cores). */
 void kernels_set_threads(int threads);
 
+/*
+ * Sets the input precision of CPU matrix products (kernels_matmul_*):
+ * KERNELS_F32 (the default) or KERNELS_BF16, where products of 64 rows or
+ * more round both inputs to bf16 and accumulate and write fp32 (weights,
+ * activations and gradients stay fp32). Returns KERNELS_ERR_UNSUPPORTED for
+ * KERNELS_BF16 in a build without oneDNN (meson option bf16) and for other
+ * dtypes. CUDA products are not affected.
+ */
+int kernels_set_matmul_dtype(kernels_dtype_t dtype);
+
 /* ---- device memory ------------------------------------------------------ */
 
 /*
@@ -151,8 +161,9 @@ int kernels_layernorm_backward(tensor_t *din, tensor_t *dweight, tensor_t *dbias
  * Causal multi-head self-attention. qkv (B, T, 3C) contains q, k, v side by side
  * (each C = NH * head_size); out (B, T, C) gets softmax(q k^T / sqrt(hs)) v per
  * head. lse (B, NH, T) receives each row's log-sum-exp of the scaled scores,
- * so the backward recomputes probabilities instead of storing them. Scratch is
- * one head's T x T scores per thread (two in the backward).
+ * so the backward recomputes probabilities instead of storing them. The CPU
+ * backend keeps one 64 x 64 tile of scores per thread (two in the backward),
+ * whatever T is.
  */
 int kernels_attention_forward(tensor_t *out, tensor_t *lse, const tensor_t *qkv, int n_head);
 

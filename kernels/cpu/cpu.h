@@ -15,6 +15,18 @@
  * split the work over OpenMP threads and call sgemm inside them. */
 void cpu_blas_single_threaded(void);
 
+/* Sends products with at least 64 rows through the bf16 functions below
+ * (nonzero) or keeps them in fp32 sgemm (0). Only a build with LMPIPE_BF16
+ * has the bf16 functions. */
+void cpu_matmul_use_bf16(int enabled);
+/* bf16 products (matmul_bf16.c): the same contracts as the fp32 functions,
+ * except that dbias is left to the caller. Return 0, or -1 when oneDNN
+ * fails, having written nothing the caller can use. */
+int cpu_matmul_forward_bf16(float *out, const float *in, const float *weight, const float *bias,
+                            int64_t n, int64_t c, int64_t oc);
+int cpu_matmul_backward_bf16(float *din, float *dweight, const float *dout, const float *in,
+                             const float *weight, int64_t n, int64_t c, int64_t oc);
+
 void cpu_matmul_forward(float *out, const float *in, const float *weight, const float *bias,
                         int64_t n, int64_t c, int64_t oc);
 void cpu_matmul_backward(float *din, float *dweight, float *dbias, const float *dout,

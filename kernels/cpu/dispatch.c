@@ -83,6 +83,21 @@ void kernels_set_threads(int threads)
 #endif
 }
 
+int kernels_set_matmul_dtype(kernels_dtype_t dtype)
+{
+    if (dtype == KERNELS_F32) {
+        cpu_matmul_use_bf16(0);
+        return KERNELS_OK;
+    }
+#ifdef LMPIPE_BF16
+    if (dtype == KERNELS_BF16) {
+        cpu_matmul_use_bf16(1);
+        return KERNELS_OK;
+    }
+#endif
+    return KERNELS_ERR_UNSUPPORTED;
+}
+
 /* Returns the error for a tensor that the CPU fp32 kernels cannot take. */
 static int check_f32(const tensor_t *t)
 {

@@ -51,6 +51,14 @@ static int thread_total(void)
 #endif
 }
 
+/* Set by kernels_set_matmul_dtype; read only in builds with bf16 products. */
+static int use_bf16;
+
+void cpu_matmul_use_bf16(int enabled)
+{
+    use_bf16 = enabled;
+}
+
 /* Returns the start of block `index` of `total` equal blocks of [0, n). */
 static int64_t block_start(int64_t n, int index, int total)
 {
@@ -61,6 +69,10 @@ void cpu_matmul_forward(float *out, const float *in, const float *weight, const 
                         int64_t n, int64_t c, int64_t oc)
 {
     cpu_blas_single_threaded();
+#ifdef LMPIPE_BF16
+    if (use_bf16 && n >= 64 && cpu_matmul_forward_bf16(out, in, weight, bias, n, c, oc) == 0)
+        return;
+#endif
     /* Few rows (decoding): split the output columns instead of the rows. */
     int split_columns = n < 64;
 #pragma omp parallel
@@ -87,41 +99,52 @@ void cpu_matmul_forward(float *out, const float *in, const float *weight, const 
     }
 }
 
+/* dbias[o0..o1) += column sums of dout (n, oc) over those columns. */
+static void column_sums(float *dbias, const float *dout, int64_t n, int64_t oc, int64_t o0,
+                        int64_t o1)
+{
+    for (int64_t j0 = o0; j0 < o1; j0 += 64) {
+        int64_t j1 = j0 + 64 < o1 ? j0 + 64 : o1;
+        float sums[64] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            const float *row = dout + i * oc;
+            for (int64_t j = j0; j < j1; j++)
+                sums[j - j0] += row[j];
+        }
+        for (int64_t j = j0; j < j1; j++)
+            dbias[j] += sums[j - j0];
+    }
+}
+
 void cpu_matmul_backward(float *din, float *dweight, float *dbias, const float *dout,
                          const float *in, const float *weight, int64_t n, int64_t c, int64_t oc)
 {
     cpu_blas_single_threaded();
+    int products_done = 0;
+#ifdef LMPIPE_BF16
+    products_done = use_bf16 && n >= 64 &&
+                    cpu_matmul_backward_bf16(din, dweight, dout, in, weight, n, c, oc) == 0;
+#endif
 #pragma omp parallel
     {
         int index = thread_index(), total = thread_total();
+        int64_t r0 = block_start(n, index, total), r1 = block_start(n, index + 1, total);
+        int64_t o0 = block_start(oc, index, total), o1 = block_start(oc, index + 1, total);
 
         /* din (N, C) = dout (N, OC) @ weight (OC, C), split by rows of din. */
-        int64_t r0 = block_start(n, index, total), r1 = block_start(n, index + 1, total);
-        if (din && r1 > r0)
+        if (!products_done && din && r1 > r0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)(r1 - r0),
                         (blasint)c, (blasint)oc, 1.0f, dout + r0 * oc, (blasint)oc, weight,
                         (blasint)c, 0.0f, din + r0 * c, (blasint)c);
 
         /* dweight (OC, C) += dout^T (OC, N) @ in (N, C), split by rows of dweight. */
-        int64_t o0 = block_start(oc, index, total), o1 = block_start(oc, index + 1, total);
-        if (o1 > o0)
+        if (!products_done && o1 > o0)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)(o1 - o0), (blasint)c,
                         (blasint)n, 1.0f, dout + o0, (blasint)oc, in, (blasint)c, 1.0f,
                         dweight + o0 * c, (blasint)c);
 
         /* dbias (OC) += column sums of dout over the same output rows. */
-        if (dbias) {
-            for (int64_t j0 = o0; j0 < o1; j0 += 64) {
-                int64_t j1 = j0 + 64 < o1 ? j0 + 64 : o1;
-                float sums[64] = {0};
-                for (int64_t i = 0; i < n; i++) {
-                    const float *row = dout + i * oc;
-                    for (int64_t j = j0; j < j1; j++)
-                        sums[j - j0] += row[j];
-                }
-                for (int64_t j = j0; j < j1; j++)
-                    dbias[j] += sums[j - j0];
-            }
-        }
+        if (dbias)
+            column_sums(dbias, dout, n, oc, o0, o1);
     }
 }

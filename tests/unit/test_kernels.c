@@ -71,7 +71,8 @@ static double max_diff(const float *a, const double *b, int64_t n)
 }
 
 /* n < 64 takes the column-split path of the CPU forward, larger n the row split. */
-static void test_matmul(int64_t n)
+/* Checks the products at n rows against double sums within tolerance. */
+static void test_matmul(int64_t n, double tolerance)
 {
     const int64_t c = 29, oc = 41;
     float *in = random_floats(n * c), *w = random_floats(oc * c), *bias = random_floats(oc);
@@ -88,7 +89,7 @@ static void test_matmul(int64_t n)
                 s += (double)in[i * c + j] * w[o * c + j];
             ref[i * oc + o] = s;
         }
-    CHECK(max_diff(out, ref, n * oc) < 1e-5);
+    CHECK(max_diff(out, ref, n * oc) < tolerance);
 
     /* Backward: din overwritten, dweight and dbias accumulated. */
     float *dout = random_floats(n * oc), *din = nan_floats(n * c);
@@ -116,9 +117,9 @@ static void test_matmul(int64_t n)
                 ref_dw[o * c + j] += g * in[i * c + j];
             }
         }
-    CHECK(max_diff(din, ref_din, n * c) < 1e-5);
-    CHECK(max_diff(dw, ref_dw, oc * c) < 1e-5);
-    CHECK(max_diff(db, ref_db, oc) < 1e-5);
+    CHECK(max_diff(din, ref_din, n * c) < tolerance);
+    CHECK(max_diff(dw, ref_dw, oc * c) < tolerance);
+    CHECK(max_diff(db, ref_db, oc) < tolerance);
 
     /* Mismatched inner dimension is rejected. */
     tensor_t t_bad = TENSOR_2D(w, oc, c - 1);
@@ -198,6 +199,37 @@ static void test_layernorm(void)
     free(in), free(w), free(b), free(out), free(mean), free(rstd), free(dout), free(din);
     free(dw), free(db), free(din0), free(dw0), free(db0), free(ref), free(ref_din), free(ref_dw);
     free(ref_db);
+}
+
+/* bf16 products: with oneDNN built in, products of 64 rows or more round
+ * their inputs to bf16, so they differ from fp32 by about 2^-8 relative and
+ * no more. Products of fewer rows stay fp32. Without oneDNN the setting is
+ * rejected. */
+static void test_matmul_bf16(void)
+{
+    CHECK_INT_EQ(kernels_set_matmul_dtype(KERNELS_I32), KERNELS_ERR_UNSUPPORTED);
+    int status = kernels_set_matmul_dtype(KERNELS_BF16);
+    if (status != KERNELS_OK) {
+        CHECK_INT_EQ(status, KERNELS_ERR_UNSUPPORTED);
+        printf("bf16 products not built: checked that the setting is rejected\n");
+        return;
+    }
+    test_matmul(130, 0.1);
+    test_matmul(37, 1e-5);
+
+    const int64_t n = 96, c = 64, oc = 80;
+    float *in = random_floats(n * c), *w = random_floats(oc * c);
+    float *out16 = nan_floats(n * oc), *out32 = nan_floats(n * oc);
+    tensor_t t_in = TENSOR_2D(in, n, c), t_w = TENSOR_2D(w, oc, c);
+    tensor_t t16 = TENSOR_2D(out16, n, oc), t32 = TENSOR_2D(out32, n, oc);
+    CHECK_INT_EQ(kernels_matmul_forward(&t16, &t_in, &t_w, NULL), KERNELS_OK);
+    CHECK_INT_EQ(kernels_set_matmul_dtype(KERNELS_F32), KERNELS_OK);
+    CHECK_INT_EQ(kernels_matmul_forward(&t32, &t_in, &t_w, NULL), KERNELS_OK);
+    double diff = max_diff_floats(out16, out32, n * oc);
+    printf("bf16 products: max difference from fp32 %.3g\n", diff);
+    CHECK(diff > 1e-6);
+    CHECK(diff < 0.1);
+    free(in), free(w), free(out16), free(out32);
 }
 
 /* Double reference of causal attention for one (batch, head): fills out and,
@@ -309,6 +341,114 @@ static void test_attention(void)
 
     free(qkv), free(out), free(lse), free(dout), free(dqkv), free(ref), free(ref_dqkv);
     free(k_cache), free(v_cache), free(decoded);
+}
+
+/* Double reference of causal grouped-query attention over qkv (B, T, (NH + 2
+ * KV) * hs): out (B, T, NH * hs), lse (B, NH, T) and, into zeroed memory, the
+ * gradient dqkv of sum(out * dout). Every score row is stored whole. */
+static void gqa_reference(double *out, double *lse, double *dqkv, const float *qkv,
+                          const float *dout, int64_t b, int64_t t, int nh, int kv, int64_t hs)
+{
+    int64_t width = (nh + 2 * (int64_t)kv) * hs, oc = nh * hs;
+    double scale = 1.0 / sqrt((double)hs);
+    double *p = malloc((size_t)t * sizeof(double));
+    for (int64_t bi = 0; bi < b; bi++)
+        for (int h = 0; h < nh; h++) {
+            const float *base = qkv + bi * t * width;
+            double *dbase = dqkv + bi * t * width;
+            int64_t qo = h * hs, ko = nh * hs + (h / (nh / kv)) * hs, vo = ko + kv * hs;
+            for (int64_t i = 0; i < t; i++) {
+                double max = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    double s = 0.0;
+                    for (int64_t d = 0; d < hs; d++)
+                        s += (double)base[i * width + qo + d] * base[j * width + ko + d];
+                    p[j] = s * scale;
+                    max = fmax(max, p[j]);
+                }
+                for (int64_t j = 0; j <= i; j++)
+                    sum += exp(p[j] - max);
+                lse[(bi * nh + h) * t + i] = max + log(sum);
+                for (int64_t j = 0; j <= i; j++)
+                    p[j] = exp(p[j] - max) / sum;
+                const float *dy = dout + (bi * t + i) * oc + h * hs;
+                double row = 0.0;
+                for (int64_t d = 0; d < hs; d++) {
+                    double o = 0.0;
+                    for (int64_t j = 0; j <= i; j++)
+                        o += p[j] * base[j * width + vo + d];
+                    out[(bi * t + i) * oc + h * hs + d] = o;
+                    row += o * dy[d];
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    double dp = 0.0;
+                    for (int64_t d = 0; d < hs; d++)
+                        dp += (double)dy[d] * base[j * width + vo + d];
+                    double ds = p[j] * (dp - row) * scale;
+                    for (int64_t d = 0; d < hs; d++) {
+                        dbase[i * width + qo + d] += ds * base[j * width + ko + d];
+                        dbase[j * width + ko + d] += ds * base[i * width + qo + d];
+                        dbase[j * width + vo + d] += p[j] * dy[d];
+                    }
+                }
+            }
+        }
+    free(p);
+}
+
+/* The tiled kernels (blocks of 64 rows and keys) against the whole-row
+ * reference at sizes that do not fill the tiles: one position, a sequence
+ * one past a block, several blocks with a ragged end, grouped heads. */
+static void test_attention_tiles(void)
+{
+    static const struct {
+        int64_t b, t, hs;
+        int nh, kv;
+    } cases[] = {
+        {1, 1, 8, 2, 1}, {2, 65, 8, 3, 3}, {1, 64, 16, 2, 2}, {2, 150, 16, 4, 2},
+        {1, 200, 64, 2, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int64_t b = cases[k].b, t = cases[k].t, hs = cases[k].hs;
+        int nh = cases[k].nh, kv = cases[k].kv;
+        int64_t width = (nh + 2 * (int64_t)kv) * hs, oc = nh * hs;
+        float *qkv = random_floats(b * t * width);
+        for (int64_t i = 0; i < b * t * width; i++)
+            qkv[i] *= 3.0f; /* large scores, so that later tiles raise the running max */
+        float *dout = random_floats(b * t * oc);
+        float *out = nan_floats(b * t * oc), *lse = nan_floats(b * nh * t);
+        float *dqkv = nan_floats(b * t * width);
+        tensor_t t_qkv = TENSOR_3D(qkv, b, t, width), t_out = TENSOR_3D(out, b, t, oc);
+        tensor_t t_lse = TENSOR_3D(lse, b, nh, t), t_dout = TENSOR_3D(dout, b, t, oc);
+        tensor_t t_dqkv = TENSOR_3D(dqkv, b, t, width);
+        if (kv == nh) {
+            CHECK_INT_EQ(kernels_attention_forward(&t_out, &t_lse, &t_qkv, nh), KERNELS_OK);
+            CHECK_INT_EQ(kernels_attention_backward(&t_dqkv, &t_dout, &t_qkv, &t_out, &t_lse, nh),
+                         KERNELS_OK);
+        } else {
+            CHECK_INT_EQ(kernels_attention_gqa_forward(&t_out, &t_lse, &t_qkv, nh, kv),
+                         KERNELS_OK);
+            CHECK_INT_EQ(kernels_attention_gqa_backward(&t_dqkv, &t_dout, &t_qkv, &t_out, &t_lse,
+                                                        nh, kv),
+                         KERNELS_OK);
+        }
+        double *ref = calloc((size_t)(b * t * oc), sizeof(double));
+        double *ref_lse = calloc((size_t)(b * nh * t), sizeof(double));
+        double *ref_dqkv = calloc((size_t)(b * t * width), sizeof(double));
+        gqa_reference(ref, ref_lse, ref_dqkv, qkv, dout, b, t, nh, kv, hs);
+        double out_err = max_diff(out, ref, b * t * oc);
+        double lse_err = max_diff(lse, ref_lse, b * nh * t);
+        double grad_err = max_diff(dqkv, ref_dqkv, b * t * width);
+        if (out_err >= 1e-5 || lse_err >= 1e-5 || grad_err >= 1e-4)
+            fprintf(stderr, "attention tiles case %zu (B %lld, T %lld, NH %d, KV %d, hs %lld): "
+                    "out %.3g, lse %.3g, dqkv %.3g\n", k, (long long)b, (long long)t, nh, kv,
+                    (long long)hs, out_err, lse_err, grad_err);
+        CHECK(out_err < 1e-5);
+        CHECK(lse_err < 1e-5);
+        CHECK(grad_err < 1e-4);
+        free(qkv), free(dout), free(out), free(lse), free(dqkv), free(ref), free(ref_lse);
+        free(ref_dqkv);
+    }
 }
 
 static double gelu_reference(double x)
@@ -684,10 +824,12 @@ int main(int argc, char **argv)
         benchmark();
         return 0;
     }
-    test_matmul(37);
-    test_matmul(130);
+    test_matmul(37, 1e-5);
+    test_matmul(130, 1e-5);
+    test_matmul_bf16();
     test_layernorm();
     test_attention();
+    test_attention_tiles();
     test_llama_kernels();
     test_gelu();
     test_embedding();
