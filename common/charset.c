@@ -478,6 +478,33 @@ static int utf8_buffer_append(utf8_buffer_t *buffer, const void *data, size_t le
     return 0;
 }
 
+/* True when the 8 bytes at `data` are ASCII and none is NUL. */
+static bool is_ascii_word(const unsigned char *data)
+{
+    uint64_t word;
+    memcpy(&word, data, sizeof word);
+    const uint64_t high_bits = 0x8080808080808080ull;
+    const uint64_t zero_bytes = (word - 0x0101010101010101ull) & ~word & high_bits;
+    return (word & high_bits) == 0 && zero_bytes == 0;
+}
+
+/* Length of the run of valid UTF-8 without NUL at the start of `data`. */
+static size_t valid_utf8_run(const unsigned char *data, size_t length)
+{
+    size_t run = 0;
+    while (run < length) {
+        while (run + 8 <= length && is_ascii_word(data + run))
+            run += 8;
+        if (run >= length)
+            break;
+        int sequence = data[run] == 0 ? 0 : utf8_sequence_length(data + run, length - run);
+        if (sequence <= 0)
+            break;
+        run += (size_t)sequence;
+    }
+    return run;
+}
+
 /* Copies UTF-8 input, replacing each invalid byte and each NUL with U+FFFD. */
 static int copy_utf8(const unsigned char *data, size_t length, utf8_buffer_t *out,
                      size_t *replacements)
@@ -486,21 +513,12 @@ static int copy_utf8(const unsigned char *data, size_t length, utf8_buffer_t *ou
         return -1;
     size_t i = 0;
     while (i < length) {
-        size_t run = i;
-        while (run < length && data[run] != 0 && data[run] < 0x80)
-            run++;
-        if (utf8_buffer_append(out, data + i, run - i) < 0)
+        size_t run = valid_utf8_run(data + i, length - i);
+        if (utf8_buffer_append(out, data + i, run) < 0)
             return -1;
-        i = run;
+        i += run;
         if (i >= length)
             break;
-        int sequence = data[i] == 0 ? 0 : utf8_sequence_length(data + i, length - i);
-        if (sequence > 0) {
-            if (utf8_buffer_append(out, data + i, (size_t)sequence) < 0)
-                return -1;
-            i += (size_t)sequence;
-            continue;
-        }
         if (utf8_buffer_append(out, replacement_utf8, 3) < 0)
             return -1;
         (*replacements)++;

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <gumbo.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -353,8 +354,16 @@ static bool token_names_furniture(const char *token, size_t length)
         }
         word_start = i + 1;
     }
+    /* Most tokens lack the first letter of most words, which is cheaper to
+     * check than searching for each word. */
+    uint32_t letters = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (token[i] >= 'a' && token[i] <= 'z')
+            letters |= 1u << (token[i] - 'a');
+    }
     for (size_t i = 0; i < sizeof furniture_substrings / sizeof furniture_substrings[0]; i++) {
-        if (memmem(token, length, furniture_substrings[i], strlen(furniture_substrings[i])))
+        const char *word = furniture_substrings[i];
+        if ((letters & (1u << (word[0] - 'a'))) && memmem(token, length, word, strlen(word)))
             return true;
     }
     return false;
@@ -658,17 +667,35 @@ static void emit(extractor_t *extractor, const GumboNode *node, bool in_pre, int
 }
 
 /* ------------------------------------------------------------------------ */
-/* Raw-text elements removed before parsing                                  */
+/* Bytes removed before parsing                                              */
 
 /*
- * Gumbo tokenizes the content of <script> and <style> character by character
- * although it never becomes text; on web pages that content is a sixth of the
- * bytes. strip_raw_text() copies the page without it, keeping the start and
- * end tags. A small scanner follows the HTML tokenizer far enough to avoid
- * false matches: comments, quoted attribute values and the text of <title>,
- * <textarea> and <xmp> are copied as they are, and a script containing "<!--"
- * is kept whole, because there "</script>" may not end it (the HTML5 "script
- * data escaped" states).
+ * Gumbo tokenizes every byte character by character, also bytes that never
+ * become text. prepare_for_parse() copies the page without three kinds of them:
+ *
+ * - the content of <script> and <style>, a sixth of the bytes of web pages,
+ *   and of <svg>, a tenth of what remains (the start and end tags stay);
+ * - comments, and the void elements <meta>, <link>, <base>, <img>, <source>
+ *   and <track>, which never hold text;
+ * - repeated whitespace outside <pre>, <listing>, <plaintext> and <xmp>;
+ * - attributes that neither the extractor nor the tree construction reads
+ *   (src, srcset, data-*, on*, rel, ...), the value of href, whose presence
+ *   alone matters, and class, id and style values that cannot drop or hide
+ *   the element. These are about a third of the bytes of a typical page.
+ *
+ * A small scanner follows the HTML tokenizer far enough to avoid false
+ * matches: quoted attribute values are skipped whole, the text of <title>,
+ * <textarea> and <xmp> is copied as it is, a script containing "<!--" is kept
+ * whole, because there "</script>" may not end it (the HTML5 "script data
+ * escaped" states), an <svg> is kept whole when an HTML tag inside would end
+ * the SVG content early (<p>, <div>, ...) or when it contains a comment, CDATA or
+ * another <svg>, and a comment the scanner would end differently from the
+ * HTML5 tokenizer ("<!-->", "--!>") is left to gumbo. A tag that is not
+ * closed before the end of the page is copied unchanged.
+ *
+ * NOTE: the HTML5 "Noah's Ark" rule compares the attributes of formatting
+ * elements, so on misnested markup with removed attributes gumbo may
+ * reconstruct formatting elements differently; the text stays the same.
  */
 
 static bool is_ascii_alpha(unsigned char c)
@@ -696,26 +723,7 @@ static size_t find_end_tag(const char *html, size_t length, size_t from, const c
     return length;
 }
 
-/* Offset just past the '>' that ends the tag starting at `from`, with quoted
- * attribute values skipped; `length` when the tag is not closed. */
-static size_t skip_tag(const char *html, size_t length, size_t from)
-{
-    char quote = 0;
-    for (size_t i = from; i < length; i++) {
-        char c = html[i];
-        if (quote) {
-            if (c == quote)
-                quote = 0;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
-        } else if (c == '>') {
-            return i + 1;
-        }
-    }
-    return length;
-}
-
-typedef enum { RAW_NONE, RAW_DROP, RAW_KEEP } raw_kind_t;
+typedef enum { RAW_NONE, RAW_DROP, RAW_SVG, RAW_KEEP } raw_kind_t;
 
 /* How the content of the element named at `name` is treated. */
 static raw_kind_t raw_kind(const char *name, size_t name_length, const char **tag)
@@ -728,6 +736,10 @@ static raw_kind_t raw_kind(const char *name, size_t name_length, const char **ta
             return RAW_DROP;
         }
     }
+    if (name_length == 3 && strncasecmp(name, "svg", 3) == 0) {
+        *tag = "svg";
+        return RAW_SVG;
+    }
     for (size_t i = 0; i < 3; i++) {
         if (name_length == strlen(kept[i]) && strncasecmp(name, kept[i], name_length) == 0) {
             *tag = kept[i];
@@ -737,18 +749,313 @@ static raw_kind_t raw_kind(const char *name, size_t name_length, const char **ta
     return RAW_NONE;
 }
 
-/*
- * Copies `html` without the content of script and style elements into a new
- * buffer. Returns the copy (malloc'ed, *out_length bytes, NUL-terminated), or
- * NULL when memory runs out.
- */
-static char *strip_raw_text(const char *html, size_t length, size_t *out_length)
+/* Attributes the extractor or gumbo's tree construction reads. "type" decides
+ * how <input> is placed in tables, "encoding" marks HTML inside MathML, and
+ * "color", "face" and "size" make <font> leave SVG and MathML content. */
+static const char *const kept_attributes[] = {
+    "role", "hidden", "aria-hidden", "lang", "xml:lang", "type", "encoding", "color", "face",
+    "size",
+};
+
+typedef enum {
+    ATTRIBUTE_DROP,
+    ATTRIBUTE_KEEP,
+    ATTRIBUTE_NAME_ONLY,
+    ATTRIBUTE_CLASS,        /* class or id: kept only when a word names furniture */
+    ATTRIBUTE_STYLE,        /* kept only when it may hide the element */
+} attribute_use_t;
+
+static attribute_use_t attribute_use(const char *name, size_t length)
 {
-    char *out = malloc(length + 1);
-    if (!out)
+    if (length == 4 && strncasecmp(name, "href", 4) == 0)
+        return ATTRIBUTE_NAME_ONLY;
+    if ((length == 5 && strncasecmp(name, "class", 5) == 0) ||
+        (length == 2 && strncasecmp(name, "id", 2) == 0))
+        return ATTRIBUTE_CLASS;
+    if (length == 5 && strncasecmp(name, "style", 5) == 0)
+        return ATTRIBUTE_STYLE;
+    for (size_t i = 0; i < sizeof kept_attributes / sizeof kept_attributes[0]; i++) {
+        if (length == strlen(kept_attributes[i]) &&
+            strncasecmp(name, kept_attributes[i], length) == 0)
+            return ATTRIBUTE_KEEP;
+    }
+    return ATTRIBUTE_DROP;
+}
+
+static bool is_tag_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+/*
+ * Decides whether a class, id or style value can change what the extractor
+ * does: a class or id with a word that names furniture (checked as the
+ * extractor checks it), a style that mentions "none" or "hidden". A value with
+ * a character reference or over 4 KiB is kept, because gumbo decodes it.
+ */
+static bool attribute_value_matters(attribute_use_t use, const char *value, size_t length)
+{
+    if (length > 4096 || memchr(value, '&', length))
+        return true;
+    char copy[4097];
+    memcpy(copy, value, length);
+    copy[length] = '\0';
+    if (use == ATTRIBUTE_CLASS)
+        return attribute_names_furniture(copy, false);
+    for (size_t i = 0; i < length; i++)
+        copy[i] = (char)tolower((unsigned char)copy[i]);
+    return strstr(copy, "none") || strstr(copy, "hidden");
+}
+
+/*
+ * Copies the tag whose name ends at `name_end` from `html` to `out` with only
+ * the attributes the extractor or the tree construction reads, following the
+ * HTML5 attribute states. Returns the offset just past the tag's '>' and adds
+ * the bytes written to *used, or returns `length` with nothing written when
+ * the tag is not closed.
+ */
+static size_t copy_tag_attributes(const char *html, size_t length, size_t name_end, char *out,
+                                  size_t *used)
+{
+    size_t written = *used;
+    size_t i = name_end;
+    bool self_closing = false;
+    unsigned seen = 0; /* ATTRIBUTE_CLASS and ATTRIBUTE_STYLE names met, by bit */
+    for (;;) {
+        /* Only a '/' right before '>' makes a self-closing tag. */
+        self_closing = false;
+        while (i < length && (is_tag_space(html[i]) || html[i] == '/'))
+            self_closing = html[i++] == '/';
+        if (i >= length)
+            return length;
+        if (html[i] == '>')
+            break;
+        size_t name = i++; /* a first '=' belongs to the name */
+        while (i < length && !is_tag_space(html[i]) && html[i] != '/' && html[i] != '>' &&
+               html[i] != '=')
+            i++;
+        size_t name_length = i - name;
+        size_t value = i, value_end = i;
+        while (i < length && is_tag_space(html[i]))
+            i++;
+        if (i < length && html[i] == '=') {
+            i++;
+            while (i < length && is_tag_space(html[i]))
+                i++;
+            if (i < length && (html[i] == '"' || html[i] == '\'')) {
+                const char *close = memchr(html + i + 1, html[i], length - i - 1);
+                if (!close)
+                    return length;
+                value = i + 1;
+                value_end = (size_t)(close - html);
+                i = value_end + 1;
+            } else {
+                value = i;
+                while (i < length && !is_tag_space(html[i]) && html[i] != '>')
+                    i++;
+                value_end = i;
+            }
+        }
+        attribute_use_t use = attribute_use(html + name, name_length);
+        if (use == ATTRIBUTE_CLASS || use == ATTRIBUTE_STYLE) {
+            /* Gumbo keeps the first of repeated names, so only the first decides. */
+            unsigned bit = 1u << (use == ATTRIBUTE_STYLE ? 2 : (name_length == 2));
+            bool first = !(seen & bit);
+            seen |= bit;
+            if (!first || !attribute_value_matters(use, html + value, value_end - value))
+                continue;
+            use = ATTRIBUTE_KEEP;
+        }
+        if (use == ATTRIBUTE_DROP)
+            continue;
+        size_t end = use == ATTRIBUTE_KEEP ? i : name + name_length;
+        out[written++] = ' ';
+        memcpy(out + written, html + name, end - name);
+        written += end - name;
+    }
+    if (self_closing)
+        out[written++] = '/';
+    out[written++] = '>';
+    *used = written;
+    return i + 1;
+}
+
+/* Offset just past the comment starting at `from` ("<!--"), or 0 when the
+ * scanner would end it elsewhere than the HTML5 tokenizer and leaves it. */
+static size_t comment_end(const char *html, size_t length, size_t from)
+{
+    size_t body = from + 4;
+    if (body < length && (html[body] == '>' || (html[body] == '-' && body + 1 < length &&
+                                                html[body + 1] == '>')))
+        return 0;
+    const char *close = memmem(html + body, length - body, "-->", 3);
+    if (!close)
+        return 0;
+    if (memmem(html + body, (size_t)(close - html) - body, "--!>", 4))
+        return 0;
+    return (size_t)(close - html) + 3;
+}
+
+/* Tag names that end SVG and MathML content in the HTML5 tree construction
+ * ("font" only with some attributes, counted here always), and "svg", which
+ * would make the first "</svg>" end the wrong element. */
+static const char *const foreign_breakers[] = {
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
+    "embed", "font", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
+    "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span",
+    "strong", "strike", "sub", "sup", "svg", "table", "tt", "u", "ul", "var",
+};
+
+static bool name_in(const char *name, size_t length, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (length == strlen(list[i]) && strncasecmp(name, list[i], length) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* True when the SVG content html[from, to) can be removed without changing
+ * what gumbo builds outside it. */
+static bool svg_content_removable(const char *html, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (html[i] != '<')
+            continue;
+        size_t name = i + 1;
+        if (name < to && (html[name] == '!' || html[name] == '?'))
+            return false; /* a comment or CDATA section may hide "</svg>" */
+        if (name < to && html[name] == '/')
+            name++;
+        size_t end = name;
+        while (end < to && !is_tag_space(html[end]) && html[end] != '/' && html[end] != '>')
+            end++;
+        if (name_in(html + name, end - name, foreign_breakers,
+                    sizeof foreign_breakers / sizeof foreign_breakers[0]))
+            return false;
+    }
+    return true;
+}
+
+/* Void elements that never contain or place text; they are removed whole. */
+static const char *const removed_void_elements[] = {
+    "meta", "link", "base", "img", "source", "track",
+};
+
+/* State of prepare_for_parse(): html[copied, i) is still to be copied to out. */
+typedef struct {
+    const char *html;
+    size_t length;
+    char *out;
+    size_t used;
+    size_t copied;
+    int pre_depth;      /* open <pre> and <listing> elements; INT_MAX after <plaintext> */
+} scanner_t;
+
+/* Copies html[copied, to) to the output. Outside preformatted elements a run of
+ * whitespace keeps only its first byte: the extractor collapses each run to
+ * one space anyway, and a whitespace-only text node stays whitespace-only. */
+static void scanner_flush(scanner_t *scanner, size_t to)
+{
+    const char *from = scanner->html + scanner->copied;
+    size_t count = to - scanner->copied;
+    char *out = scanner->out + scanner->used;
+    scanner->copied = to;
+    if (scanner->pre_depth > 0) {
+        memcpy(out, from, count);
+        scanner->used += count;
+        return;
+    }
+    size_t written = 0;
+    bool in_space = false;
+    for (size_t i = 0; i < count; i++) {
+        bool space = is_tag_space(from[i]);
+        if (!(space && in_space))
+            out[written++] = from[i];
+        in_space = space;
+    }
+    scanner->used += written;
+}
+
+/* Follows the opening and closing of preformatted elements. */
+static void scanner_track_pre(scanner_t *scanner, const char *name, size_t length, bool end)
+{
+    static const char *const preformatted[] = {"pre", "listing"};
+    if (length == 9 && strncasecmp(name, "plaintext", 9) == 0 && !end)
+        scanner->pre_depth = INT_MAX;
+    else if (!name_in(name, length, preformatted, 2) || scanner->pre_depth == INT_MAX)
+        return;
+    else if (!end)
+        scanner->pre_depth++;
+    else if (scanner->pre_depth > 0)
+        scanner->pre_depth--;
+}
+
+static size_t tag_name_end(const char *html, size_t length, size_t from)
+{
+    while (from < length && !is_tag_space(html[from]) && html[from] != '/' && html[from] != '>')
+        from++;
+    return from;
+}
+
+/* Handles the start tag at i. Returns the offset where scanning goes on. */
+static size_t scanner_start_tag(scanner_t *scanner, size_t i)
+{
+    const char *html = scanner->html;
+    size_t length = scanner->length;
+    size_t name_end = tag_name_end(html, length, i + 1);
+    const char *name = html + i + 1;
+    size_t name_length = name_end - i - 1;
+    const char *tag = NULL;
+    raw_kind_t kind = raw_kind(name, name_length, &tag);
+    bool is_void = name_in(name, name_length, removed_void_elements,
+                           sizeof removed_void_elements / sizeof removed_void_elements[0]);
+
+    /* Copy what precedes the tag and its name, then its kept attributes. */
+    scanner_flush(scanner, i);
+    size_t start = scanner->used;
+    scanner_flush(scanner, name_end);
+    size_t content = copy_tag_attributes(html, length, name_end, scanner->out, &scanner->used);
+    if (content >= length) {
+        scanner->used = start;  /* an unclosed tag is copied as it is, below */
+        scanner->copied = i;
+        scanner->pre_depth = 1;
+        return length;
+    }
+    scanner->copied = content;
+    if (is_void)
+        scanner->used = start;
+    scanner_track_pre(scanner, name, name_length, false);
+    if (kind == RAW_NONE)
+        return content;
+
+    size_t end = find_end_tag(html, length, content, tag);
+    bool kept_whole = kind == RAW_DROP && strcmp(tag, "script") == 0 &&
+                      memmem(html + content, end - content, "<!--", 4);
+    if (kind == RAW_SVG)
+        kept_whole = !svg_content_removable(html, content, end);
+    if (end >= length || kind == RAW_KEEP || kept_whole) {
+        /* Raw text is copied as written: <xmp> is preformatted. */
+        int depth = scanner->pre_depth;
+        scanner->pre_depth = 1;
+        scanner_flush(scanner, end);
+        scanner->pre_depth = depth;
+    }
+    scanner->copied = end;
+    return end;
+}
+
+/*
+ * Copies `html` into a new buffer without the content of script, style and svg
+ * elements, comments, some void elements, unused attributes and repeated
+ * whitespace (see above). Returns the copy (malloc'ed, *out_length bytes,
+ * NUL-terminated, never longer than `html`), or NULL when memory runs out.
+ */
+static char *prepare_for_parse(const char *html, size_t length, size_t *out_length)
+{
+    scanner_t scanner = {.html = html, .length = length, .out = malloc(length + 1)};
+    if (!scanner.out)
         return NULL;
-    size_t used = 0;
-    size_t copied = 0; /* html[copied, i) is still to be copied */
     size_t i = 0;
     while (i < length) {
         const char *open = memchr(html + i, '<', length - i);
@@ -756,39 +1063,30 @@ static char *strip_raw_text(const char *html, size_t length, size_t *out_length)
             break;
         i = (size_t)(open - html);
         if (length - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
-            const char *close = memmem(html + i + 4, length - i - 4, "-->", 3);
-            i = close ? (size_t)(close - html) + 3 : length;
-            continue;
-        }
-        if (i + 1 >= length || !is_ascii_alpha((unsigned char)html[i + 1])) {
+            size_t end = comment_end(html, length, i);
+            if (end == 0) {
+                const char *close = memmem(html + i + 4, length - i - 4, "-->", 3);
+                i = close ? (size_t)(close - html) + 3 : length;
+                continue;
+            }
+            scanner_flush(&scanner, i);
+            scanner.copied = i = end;
+        } else if (i + 2 < length && html[i + 1] == '/' &&
+                   is_ascii_alpha((unsigned char)html[i + 2])) {
+            scanner_flush(&scanner, i);
+            size_t name_end = tag_name_end(html, length, i + 2);
+            scanner_track_pre(&scanner, html + i + 2, name_end - i - 2, true);
+            i = name_end;
+        } else if (i + 1 < length && is_ascii_alpha((unsigned char)html[i + 1])) {
+            i = scanner_start_tag(&scanner, i);
+        } else {
             i++;
-            continue;
         }
-        size_t name_end = i + 1;
-        while (name_end < length && isalnum((unsigned char)html[name_end]))
-            name_end++;
-        const char *tag = NULL;
-        raw_kind_t kind = raw_kind(html + i + 1, name_end - i - 1, &tag);
-        size_t content = skip_tag(html, length, name_end);
-        if (kind == RAW_NONE || content >= length) {
-            i = content;
-            continue;
-        }
-        size_t end = find_end_tag(html, length, content, tag);
-        bool escaped = kind == RAW_DROP && strcmp(tag, "script") == 0 &&
-                       memmem(html + content, end - content, "<!--", 4);
-        if (kind == RAW_DROP && end < length && !escaped) {
-            memcpy(out + used, html + copied, content - copied);
-            used += content - copied;
-            copied = end;
-        }
-        i = end;
     }
-    memcpy(out + used, html + copied, length - copied);
-    used += length - copied;
-    out[used] = '\0';
-    *out_length = used;
-    return out;
+    scanner_flush(&scanner, length);
+    scanner.out[scanner.used] = '\0';
+    *out_length = scanner.used;
+    return scanner.out;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -851,7 +1149,7 @@ int html_text_extract(const char *html, size_t length, const html_text_options_t
     html_text_options_default(&defaults);
 
     size_t stripped_length;
-    char *stripped = strip_raw_text(html, length, &stripped_length);
+    char *stripped = prepare_for_parse(html, length, &stripped_length);
     if (!stripped)
         return -1;
     html = stripped;

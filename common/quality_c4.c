@@ -169,17 +169,26 @@ static int check_line(char *line, size_t *length, char *lower, const c4_settings
         return 0;
     }
     ascii_lower(line, *length, lower);
-    if (settings->drop_lorem_ipsum && contains(lower, *length, "lorem ipsum")) {
-        result->drop_reason = "c4_lorem_ipsum";
-        return 0;
+    bool scoring = settings->score_document_rules;
+    if ((settings->drop_lorem_ipsum || scoring) && contains(lower, *length, "lorem ipsum")) {
+        if (!result->first_lorem_ipsum_line)
+            result->first_lorem_ipsum_line = result->lines_in;
+        if (!scoring) {
+            result->drop_reason = "c4_lorem_ipsum";
+            return 0;
+        }
     }
     if (settings->remove_javascript_lines && contains(lower, *length, "javascript")) {
         result->lines_javascript++;
         return 0;
     }
-    if (settings->drop_curly_brace && memchr(line, '{', *length)) {
-        result->drop_reason = "c4_curly_brace";
-        return 0;
+    if ((settings->drop_curly_brace || scoring) && memchr(line, '{', *length)) {
+        if (!result->first_curly_brace_line)
+            result->first_curly_brace_line = result->lines_in;
+        if (!scoring) {
+            result->drop_reason = "c4_curly_brace";
+            return 0;
+        }
     }
     if (settings->remove_policy_lines && is_policy_line(lower, *length)) {
         result->lines_policy++;
@@ -223,9 +232,10 @@ int c4_apply(const char *text, size_t length, const c4_settings_t *settings, cha
             buffer_put(&kept, line, line_length) != 0)
             goto done;
     }
-    if (!result->drop_reason && kept.length == 0)
+    bool decide = !settings->score_document_rules && !result->drop_reason;
+    if (decide && kept.length == 0)
         result->drop_reason = "c4_no_lines_left";
-    else if (!result->drop_reason && result->sentences < settings->min_sentences)
+    else if (decide && result->sentences < settings->min_sentences)
         result->drop_reason = "c4_too_few_sentences";
     *out = kept.data;
     *out_length = kept.length;

@@ -127,6 +127,10 @@ typedef struct {
     bool drop_lorem_ipsum;
     bool drop_curly_brace;
     size_t min_sentences;            /* drop documents with fewer; 0 disables */
+    /* Score the document rules instead of applying them: the lorem-ipsum and
+     * curly-brace lines are found (first_*_line) whether or not their drop_*
+     * switch is on, and no document rule stops the scan or sets drop_reason. */
+    bool score_document_rules;
 } c4_settings_t;
 
 typedef struct {
@@ -137,6 +141,8 @@ typedef struct {
     size_t lines_javascript;
     size_t lines_policy;
     size_t sentences;
+    size_t first_lorem_ipsum_line;   /* 1-based line that triggers the rule, or 0 */
+    size_t first_curly_brace_line;   /* 1-based line that triggers the rule, or 0 */
     const char *drop_reason;         /* "c4_lorem_ipsum", "c4_curly_brace",
                                         "c4_too_few_sentences", "c4_no_lines_left" or NULL */
 } c4_result_t;

@@ -826,8 +826,9 @@ static bool is_version_line(const unsigned char *line, size_t length)
 }
 
 /* Logs why the stream stopped early and marks the reader failed. `where` names
- * what was being read, and a `record_offset` other than UINT64_MAX names the
- * record's start. Returns -1 for the caller. */
+ * the part of the record that was being read, and a `record_offset` other than
+ * UINT64_MAX names the start of the record that the damage cut. Returns -1 for
+ * the caller. */
 static int report_damage(warc_reader_t *reader, const char *where, uint64_t record_offset)
 {
     reader->failed = true;
@@ -851,12 +852,16 @@ static int report_damage(warc_reader_t *reader, const char *where, uint64_t reco
     uint64_t offset = reader->buffer_base + reader->end;
     if (is_compressed(reader))
         offset = reader->state != STREAM_OK ? reader->error_offset : compressed_consumed(reader);
-    char record[64] = "";
-    if (record_offset != UINT64_MAX)
-        snprintf(record, sizeof record, " of the record at byte %llu",
-                 (unsigned long long)record_offset);
-    log_error("%s: %s at byte %llu, %s%s; the records before it were read", reader->path, cause,
-              (unsigned long long)offset, where, record);
+    if (record_offset == UINT64_MAX)
+        log_error("%s: %s at byte %llu, between records; the records before it were read",
+                  reader->path, cause, (unsigned long long)offset);
+    else
+        log_error("%s: the record at byte %llu %s: %s at byte %llu, inside its %s; "
+                  "the records before it were read", reader->path,
+                  (unsigned long long)record_offset,
+                  reader->state == STREAM_OK || reader->state == STREAM_TRUNCATED
+                      ? "is cut" : "could not be read",
+                  cause, (unsigned long long)offset, where);
     return -1;
 }
 
@@ -875,6 +880,15 @@ static int seek_version_line(warc_reader_t *reader)
             return 0;
         }
         const unsigned char *line = reader->buffer + reader->start;
+        bool last = found > 0 && length > 0 && line[line_end - 1] != '\n';
+        if (last && reader->state != STREAM_OK && !skipping) {
+            /* The damage cut the version line of the next record. */
+            uint64_t compressed;
+            uint64_t offset = member_at_read_position(reader, &compressed)
+                                  ? compressed
+                                  : reader->buffer_base + reader->start;
+            return report_damage(reader, "version line", offset);
+        }
         if (found > 0 && is_version_line(line, length))
             return 1;
         if (found > 0 && length == 0) {
@@ -915,7 +929,7 @@ static int read_header(warc_reader_t *reader)
         if (found == 0 || cut) {
             record->fields = list.fields;
             record->field_count = list.count;
-            return report_damage(reader, "inside the WARC header", record->offset);
+            return report_damage(reader, "WARC header", record->offset);
         }
         total += line_end;
         if (found < 0 || total > MAX_HEADER_BYTES) {
@@ -943,7 +957,7 @@ static int read_header(warc_reader_t *reader)
         if (field_list_add_line(&list, line, length) < 0) {
             free_fields(list.fields, list.count);
             reader->state = STREAM_NO_MEMORY;
-            return report_damage(reader, "reading the WARC header", record->offset);
+            return report_damage(reader, "WARC header", record->offset);
         }
         reader->start += line_end;
     }
@@ -1046,7 +1060,7 @@ static int read_block(warc_reader_t *reader)
     if (content_length > reader->max_block_bytes) {
         record->block_skipped = true;
         if (skip_block(reader, content_length) < 0)
-            return report_damage(reader, "inside the oversized block", record->offset);
+            return report_damage(reader, "block (larger than --max-record-bytes)", record->offset);
         if (!separator_follows(reader, 0)) {
             record->length_mismatch = true;
             reader->resync_count++;
@@ -1060,7 +1074,7 @@ static int read_block(warc_reader_t *reader)
     if (available < length) {
         size_t next = find_version_line_in(block, available);
         if (!next)
-            return report_damage(reader, "inside the block", record->offset);
+            return report_damage(reader, "block", record->offset);
         length = next; /* Content-Length overshoots into the next record */
     } else if (!separator_follows(reader, length)) {
         block = reader->buffer + reader->start;

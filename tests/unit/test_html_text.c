@@ -209,6 +209,54 @@ static void test_pre_keeps_whitespace(void)
     html_text_free(&result);
 }
 
+/* What the scanner removes before parsing never changes the text. */
+static void test_removed_before_parsing(void)
+{
+    html_text_t result;
+    /* HTML inside <svg> ends the SVG content, so its text stays visible. */
+    extract("<body><svg><path d=\"M0 0\"/><p>breaks out</p></svg>"
+            "<svg viewBox=\"0 0 1 1\"><text>vector</text><path/></svg><p>after</p></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "breaks out\nafter");
+    html_text_free(&result);
+
+    /* Kept attributes still drop furniture and hidden elements; an href
+     * without its value still marks a link. */
+    extract("<body><div data-x=\"1\" class=\"site-nav\" onclick=\"go()\">menu</div>"
+            "<p style=\"display: none\" data-a='x'>hidden</p>"
+            "<p><img src=\"a.png\" alt=\"picture\">Text<meta content=\"x\"> here</p>"
+            "<div><a href=\"/one\">one</a> <a href=/two>two</a></div></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "Text here");
+    html_text_free(&result);
+
+    /* Only the first of repeated class attributes counts, as in HTML5. */
+    extract("<body><div class=\"story\" class=\"sidebar\" STYLE=\"color: red\" "
+            "style=\"display:none\">first wins</div><div CLASS=Cookie-Banner>gone</div>"
+            "<div class=\"a&#32;navbar\">also gone</div></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "first wins");
+    html_text_free(&result);
+
+    /* Whitespace runs collapse outside <pre>, <xmp> and <plaintext> only. */
+    extract("<body><p>a  \n\n  b</p><xmp>x  <b>  y</xmp><pre>p\n\n  q</pre>"
+            "<plaintext>one  two</body>",
+            &result);
+    CHECK_STR_EQ(result.text, "a b\nx  <b>  y\np\n\n  q\none  two</body>");
+    html_text_free(&result);
+
+    /* Comments the HTML5 tokenizer ends early are left to gumbo. */
+    extract("<body><p>one<!-->two</p><p>three<!--->four</p><p>five<!-- x --!>six</p></body>",
+            &result);
+    CHECK_STR_EQ(result.text, "onetwo\nthreefour\nfivesix");
+    html_text_free(&result);
+
+    /* A tag cut by the end of the page is passed on as it is. */
+    extract("<body><p>start</p><div class=\"a", &result);
+    CHECK_STR_EQ(result.text, "start");
+    html_text_free(&result);
+}
+
 static void test_title_and_lang(void)
 {
     html_text_t result;
@@ -268,5 +316,6 @@ int main(void)
     test_raw_text_elements();
     test_title_and_lang();
     test_malformed_input();
+    test_removed_before_parsing();
     return CHECK_DONE();
 }

@@ -103,7 +103,7 @@ static void test_fineweb(void)
 
 static c4_settings_t c4_defaults(void)
 {
-    return (c4_settings_t){true, 3, 1000, true, true, true, true, true, 5};
+    return (c4_settings_t){true, 3, 1000, true, true, true, true, true, 5, false};
 }
 
 static void test_c4(void)

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "docio.h"
+#include "outdir.h"
 #include "langid.h"
 #include "pattern_set.h"
 #include "pii.h"
@@ -84,7 +85,9 @@ typedef struct {
 
 typedef struct {
     char *mode;                     /* "filter" or "attributes" */
-    bool attributes;
+    bool attributes;                /* every rule is scored and nothing is dropped */
+    char *attributes_dir;           /* --attributes: folder for the attribute files, or NULL */
+    char *apply_attributes_dir;     /* --apply-attributes: stored scores to apply, or NULL */
     char *normalization;
     text_normalization_t form;
     bool fix_mojibake;
@@ -140,6 +143,7 @@ typedef struct {
     json_t *would_drop;             /* failing rules, attribute mode only */
     langid_result_t language;
     bool language_known;
+    bool cjk;                       /* set by the Gopher quality rules before they check */
     uint64_t counters[CLEAN_COUNTER_COUNT];
     bool failed;                    /* out of memory or a library error */
 } clean_job_t;
@@ -158,14 +162,38 @@ void clean_settings_defaults(clean_settings_t *settings);
 int clean_settings_check(clean_settings_t *settings);
 void clean_settings_free(clean_settings_t *settings);
 
+/* What the thresholds of some rules depend on besides the score. */
+typedef struct {
+    const char *language;   /* language code for the language and stop-word rules, or NULL */
+    bool cjk;               /* the text is mostly CJK characters (Gopher word rules) */
+} clean_rule_context_t;
+
 /*
- * Records one rule's score. In filter mode a failing rule drops the document
- * and the call returns true, so the caller stops. In attribute mode the score
- * is stored, a failing rule is listed in meta.clean_would_drop, and the call
- * returns false.
+ * Decides whether `rule` fails with score `value` under the settings
+ * (thresholds.c). A rule of a switched-off family, or an unknown rule, never
+ * fails. This is the only place where thresholds are compared, for direct
+ * runs and for stored scores alike.
+ */
+bool clean_rule_fails(const clean_settings_t *settings, const clean_rule_context_t *context,
+                      const char *rule, double value);
+
+/* True when `rule` names a rule with a threshold (not a context attribute). */
+bool clean_rule_known(const char *rule);
+
+/* The rule's name as a static string that outlives `rule`, or NULL when unknown. */
+const char *clean_rule_name(const char *rule);
+
+/* The language the rules use for a job: CLD2's, else the document's "lang", else "". */
+const char *clean_job_language(const clean_job_t *job);
+
+/*
+ * Records one rule's score and decides it with clean_rule_fails. In filter
+ * mode a failing rule drops the document and the call returns true, so the
+ * caller stops. In attribute mode the score is stored, a failing rule is
+ * listed in the would-drop list, and the call returns false.
  */
 bool clean_check(const clean_settings_t *settings, clean_job_t *job, const char *rule,
-                 double value, bool fails);
+                 double value);
 
 /* Replaces the job's text (takes ownership of `text`). */
 void clean_job_set_text(clean_job_t *job, clean_worker_t *worker, char *text, size_t length);
@@ -192,6 +220,44 @@ void clean_redact_pii(const clean_settings_t *settings, clean_job_t *job, clean_
 
 /* Runs every step on one job. */
 void clean_process(const clean_settings_t *settings, clean_job_t *job, clean_worker_t *worker);
+
+/* Attribute files (attributes.c). The writer writes one JSON line per job:
+ * its id, attributes and would-drop list. */
+typedef struct clean_attribute_writer clean_attribute_writer_t;
+
+/* Opens the attribute folder `dir` for the documents written to `output`.
+ * Returns NULL after logging. */
+clean_attribute_writer_t *clean_attribute_writer_open(const char *dir, const char *output,
+                                                      const outdir_identity_t *identity,
+                                                      int64_t task_index);
+int clean_attribute_writer_write(clean_attribute_writer_t *writer, const clean_job_t *job);
+/* Commits the file and finishes the folder's task. Frees the writer. Returns 0 or -1. */
+int clean_attribute_writer_finish(clean_attribute_writer_t *writer);
+void clean_attribute_writer_abort(clean_attribute_writer_t *writer);
+
+typedef struct clean_attribute_reader clean_attribute_reader_t;
+
+/* Opens a finished attribute folder. Returns NULL after logging. */
+clean_attribute_reader_t *clean_attribute_reader_open(const char *dir);
+
+/*
+ * Reads the stored attributes of `doc`, read from the document file
+ * `document_path`: the next line of the attribute file with that file's base
+ * name. Returns a new reference to the attributes object, or NULL after
+ * logging when the file is missing or ends early, or the line is invalid or
+ * names another document.
+ */
+json_t *clean_attribute_reader_next(clean_attribute_reader_t *reader, const doc_t *doc,
+                                    const char *document_path);
+void clean_attribute_reader_close(clean_attribute_reader_t *reader);
+
+/*
+ * Decides a job from stored scores under the settings' thresholds, in the
+ * order the scores were computed: sets job->drop_rule and drop_value for the
+ * first failing rule. Returns 0, or -1 after logging when a score is not a
+ * number or a switched-on rule family has no stored scores.
+ */
+int clean_apply_stored(const clean_settings_t *settings, clean_job_t *job, json_t *attributes);
 
 /* Loads the block lists and bad-word lists the settings name (lists.c). Returns 0, or -1
  * after logging the file and the reason. */

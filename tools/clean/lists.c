@@ -228,11 +228,10 @@ bool clean_check_urls(const clean_settings_t *settings, clean_job_t *job, clean_
     char *at = strrchr(host, '@');
     const char *bare_host = at ? at + 1 : host;
     if (lists->domain_count &&
-        clean_check(settings, job, "url_blocked_domain", 1, domain_blocked(lists, bare_host)))
+        clean_check(settings, job, "url_blocked_domain", domain_blocked(lists, bare_host)))
         return true;
     if (lists->url_count &&
-        clean_check(settings, job, "url_blocked", 1, in_sorted(lists->urls, lists->url_count,
-                                                               key)))
+        clean_check(settings, job, "url_blocked", in_sorted(lists->urls, lists->url_count, key)))
         return true;
     if (lists->url_words) {
         lower_ascii(key);
@@ -240,7 +239,7 @@ bool clean_check_urls(const clean_settings_t *settings, clean_job_t *job, clean_
                                          NULL);
         if (matches < 0)
             job->failed = true;
-        if (clean_check(settings, job, "url_banned_word", matches > 0 ? 1 : 0, matches > 0))
+        if (clean_check(settings, job, "url_banned_word", matches > 0 ? 1 : 0))
             return true;
     }
     return false;

@@ -8,6 +8,7 @@
  * output is the same for every --threads value. docs/clean.md lists the rules.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@ typedef struct {
     doc_reader_t *reader;
     doc_writer_t *writer;
     doc_writer_t *rejected;
+    clean_attribute_writer_t *attributes;     /* --attributes, or NULL */
+    clean_attribute_reader_t *stored;         /* --apply-attributes, or NULL */
     stats_t stats;
     uint64_t valid_records;         /* records that parsed as documents */
 } clean_run_t;
@@ -108,7 +111,7 @@ static void annotate(const clean_settings_t *settings, clean_job_t *job)
         if (!doc->lang && strcmp(job->language.code, "un") != 0)
             doc_set_field(&doc->lang, job->language.code);
     }
-    if (settings->attributes) {
+    if (settings->attributes && !settings->attributes_dir) {
         doc_meta_set(doc, "clean_attributes", json_incref(job->attributes));
         doc_meta_set(doc, "clean_would_drop", json_incref(job->would_drop));
     }
@@ -123,6 +126,8 @@ static int finish_job(const clean_settings_t *settings, clean_run_t *run, clean_
     }
     count_job(run, job);
     annotate(settings, job);
+    if (run->attributes && clean_attribute_writer_write(run->attributes, job) != 0)
+        return -1;
     if (job->drop_rule) {
         stats_record_dropped(&run->stats, job->drop_rule);
         if (!run->rejected)
@@ -131,10 +136,11 @@ static int finish_job(const clean_settings_t *settings, clean_run_t *run, clean_
         doc_meta_set(&job->doc, "drop_value", json_real(job->drop_value));
         return doc_writer_write(run->rejected, &job->doc);
     }
-    doc_set_text(&job->doc, job->text, job->length);
+    if (job->text)  /* NULL for stored scores: the text is written as read */
+        doc_set_text(&job->doc, job->text, job->length);
     if (doc_writer_write(run->writer, &job->doc) != 0)
         return -1;
-    stats_record_kept(&run->stats, job->length);
+    stats_record_kept(&run->stats, job->doc.text_length);
     return 0;
 }
 
@@ -146,7 +152,26 @@ static int open_outputs(const cli_program_t *program, const clean_settings_t *se
     if (!run->reader)
         return -1;
     doc_writer_options_t options = {0};
-    run->writer = doc_writer_open(stage->output ? stage->output : "-", identity, &options);
+    const char *output = stage->output ? stage->output : "-";
+    if (settings->attributes_dir) {
+        if (strcmp(output, "-") == 0 || strstr(output, "://")) {
+            log_error("--attributes needs -o with a file or folder, because each attribute "
+                      "file is named after the document file it describes");
+            return -1;
+        }
+        /* One document part per task, so each has one attribute file of its name. */
+        options.shard_bytes = UINT64_MAX;
+        run->attributes = clean_attribute_writer_open(settings->attributes_dir, output,
+                                                      identity, stage->task_index);
+        if (!run->attributes)
+            return -1;
+    }
+    if (settings->apply_attributes_dir) {
+        run->stored = clean_attribute_reader_open(settings->apply_attributes_dir);
+        if (!run->stored)
+            return -1;
+    }
+    run->writer = doc_writer_open(output, identity, &options);
     if (!run->writer)
         return -1;
     if (settings->rejected_path && settings->rejected_path[0]) {
@@ -170,16 +195,34 @@ static size_t thread_count(const cli_program_t *program)
     return threads > MAX_THREADS ? MAX_THREADS : (size_t)threads;
 }
 
-/* Reads up to `capacity` documents into the batch; returns how many. */
-static size_t read_batch(clean_run_t *run, clean_job_t *jobs, size_t capacity)
+/* Decides a document from its stored scores, read while its file is current. */
+static int apply_stored(const clean_settings_t *settings, clean_run_t *run, clean_job_t *job)
+{
+    const char *path = doc_reader_current_path(run->reader);
+    json_t *attributes = clean_attribute_reader_next(run->stored, &job->doc, path);
+    if (!attributes)
+        return -1;
+    int status = clean_apply_stored(settings, job, attributes);
+    json_decref(attributes);
+    return status;
+}
+
+/* Reads up to `capacity` documents into the batch; returns how many, or -1
+ * when stored scores could not be applied. */
+static long read_batch(const clean_settings_t *settings, clean_run_t *run, clean_job_t *jobs,
+                       size_t capacity)
 {
     size_t count = 0;
     while (count < capacity && doc_reader_next(run->reader, &jobs[count].doc, &run->stats) == 1) {
         run->valid_records++;
         stats_record_in(&run->stats, jobs[count].doc.text_length);
+        if (run->stored && apply_stored(settings, run, &jobs[count]) != 0) {
+            clear_job(&jobs[count]);
+            return -1;
+        }
         count++;
     }
-    return count;
+    return (long)count;
 }
 
 static int clean_all(const cli_program_t *program, const clean_settings_t *settings,
@@ -199,10 +242,14 @@ static int clean_all(const cli_program_t *program, const clean_settings_t *setti
 
     clean_batch_t batch = {.settings = settings, .jobs = jobs};
     while (status == 0) {
-        batch.count = read_batch(run, jobs, capacity);
-        if (batch.count == 0)
+        long count = read_batch(settings, run, jobs, capacity);
+        if (count < 0)
+            status = -1;
+        if (count <= 0)
             break;
-        process_batch(&batch, workers, threads);
+        batch.count = (size_t)count;
+        if (!run->stored)
+            process_batch(&batch, workers, threads);
         for (size_t i = 0; i < batch.count; i++) {
             if (status == 0)
                 status = finish_job(settings, run, &jobs[i]);
@@ -233,6 +280,12 @@ static int run_clean(const cli_program_t *program, const clean_settings_t *setti
         if (status != 0)
             return -1;
     }
+    if (run->attributes) {
+        int status = clean_attribute_writer_finish(run->attributes);
+        run->attributes = NULL;
+        if (status != 0)
+            return -1;
+    }
     if (stage_write_stats(program, &run->stats, doc_writer_outdir(run->writer)) != 0)
         return -1;
     int status = doc_writer_finish(run->writer);
@@ -258,6 +311,8 @@ static int execute(const cli_program_t *program, const clean_settings_t *setting
     }
     if (run.rejected)
         doc_writer_abort(run.rejected);
+    clean_attribute_writer_abort(run.attributes);
+    clean_attribute_reader_close(run.stored);
     if (run.writer)
         doc_writer_abort(run.writer);
     if (run.reader)

@@ -76,7 +76,8 @@ cli_option_t *clean_options_table(clean_settings_t *s)
     const cli_option_t table[] = {
         SETTING("mode", CLI_STRING, &s->mode, "MODE", NULL,
                 "filter: drop documents that fail a rule; attributes: keep every document "
-                "and write each rule's score to meta.clean_attributes", 0, 0),
+                "and write each rule's score to meta.clean_attributes (or, with "
+                "--attributes DIR, to attribute files)", 0, 0),
         SETTING("normalization", CLI_STRING, &s->normalization, "FORM", NULL,
                 "Unicode normalization form: nfc or nfkc", 0, 0),
         SWITCH("fix-mojibake", &s->fix_mojibake,
@@ -186,6 +187,13 @@ cli_option_t *clean_options_table(clean_settings_t *s)
         SETTING("pii", CLI_STRING, &s->pii, "LIST", NULL,
                 "personal data to replace: comma-separated email, ipv4, ipv6, phone, "
                 "credit-card, or all; empty replaces nothing", 0, 0),
+        SETTING("attributes", CLI_STRING, &s->attributes_dir, "DIR", NULL,
+                "score every rule, drop nothing, and write the scores to attribute files in "
+                "this folder, one JSON line per document (implies mode attributes)", 0, 0),
+        SETTING("apply-attributes", CLI_STRING, &s->apply_attributes_dir, "DIR", NULL,
+                "keep or drop the input documents (written by an --attributes run) by the "
+                "scores stored in DIR under this recipe's thresholds, without recomputing "
+                "them", 0, 0),
         {"rejected", 0, CLI_STRING, &s->rejected_path, "FILE", NULL,
          "also write dropped documents, with meta.drop_reason and meta.drop_value, to this "
          ".jsonl[.gz|.zst] file", 0, 0, 0},
@@ -240,7 +248,17 @@ int clean_settings_check(clean_settings_t *s)
         log_error("invalid value for mode: \"%s\"; use filter or attributes", s->mode);
         return -1;
     }
-    s->attributes = strcmp(s->mode, "attributes") == 0;
+    bool has_dir = s->attributes_dir && s->attributes_dir[0];
+    s->attributes = strcmp(s->mode, "attributes") == 0 || has_dir;
+    if (!has_dir)
+        s->attributes_dir = NULL;
+    if (s->apply_attributes_dir && !s->apply_attributes_dir[0])
+        s->apply_attributes_dir = NULL;
+    if (s->apply_attributes_dir && s->attributes) {
+        log_error("--apply-attributes applies stored scores and cannot be combined with "
+                  "--attributes or mode attributes; run them as two steps");
+        return -1;
+    }
     if (s->max_chars > 0 && s->max_chars < s->min_chars) {
         log_error("max-chars %lld is below min-chars %lld; raise max-chars or set it to 0",
                   (long long)s->max_chars, (long long)s->min_chars);

@@ -13,9 +13,18 @@ const char *const clean_counter_names[CLEAN_COUNTER_COUNT] = {
     "c4_lines_word_too_long", "c4_lines_javascript", "c4_lines_policy", "language_detected",
 };
 
-bool clean_check(const clean_settings_t *settings, clean_job_t *job, const char *rule,
-                 double value, bool fails)
+const char *clean_job_language(const clean_job_t *job)
 {
+    if (job->language_known)
+        return job->language.code;
+    return job->doc.lang ? job->doc.lang : "";
+}
+
+bool clean_check(const clean_settings_t *settings, clean_job_t *job, const char *rule,
+                 double value)
+{
+    clean_rule_context_t context = {.language = clean_job_language(job), .cjk = job->cjk};
+    bool fails = clean_rule_fails(settings, &context, rule, value);
     if (!settings->attributes) {
         if (!fails)
             return false;
@@ -86,17 +95,12 @@ bool clean_normalize(const clean_settings_t *settings, clean_job_t *job, clean_w
         return true;
     }
     size_t chars = text_count_chars(job->text, job->length);
-    if (clean_check(settings, job, "empty_after_normalization", 0, job->length == 0))
-        return true;
-    if (clean_check(settings, job, "too_short_chars", (double)chars,
-                    (int64_t)chars < settings->min_chars))
-        return true;
-    if (clean_check(settings, job, "too_long_chars", (double)chars,
-                    settings->max_chars > 0 && (int64_t)chars > settings->max_chars))
+    if (clean_check(settings, job, "empty_after_normalization", (double)job->length) ||
+        clean_check(settings, job, "too_short_chars", (double)chars) ||
+        clean_check(settings, job, "too_long_chars", (double)chars))
         return true;
     size_t words = text_count_words(job->text, job->length);
-    return clean_check(settings, job, "too_few_words", (double)words,
-                       (int64_t)words < settings->min_words);
+    return clean_check(settings, job, "too_few_words", (double)words);
 }
 
 void clean_process(const clean_settings_t *settings, clean_job_t *job, clean_worker_t *worker)

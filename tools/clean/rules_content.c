@@ -11,9 +11,7 @@ bool clean_check_bad_words(const clean_settings_t *settings, clean_job_t *job,
 {
     if (settings->lists.bad_word_list_count == 0)
         return false;
-    const char *language = job->language_known ? job->language.code
-                                               : (job->doc.lang ? job->doc.lang : "");
-    const pattern_set_t *set = clean_lists_bad_words(&settings->lists, language);
+    const pattern_set_t *set = clean_lists_bad_words(&settings->lists, clean_job_language(job));
     if (!set)
         return false;
     size_t limit = settings->attributes ? 0 : (size_t)settings->max_bad_words + 1;
@@ -22,8 +20,7 @@ bool clean_check_bad_words(const clean_settings_t *settings, clean_job_t *job,
         job->failed = true;
         return true;
     }
-    return clean_check(settings, job, "bad_words", (double)matches,
-                       matches > settings->max_bad_words);
+    return clean_check(settings, job, "bad_words", (double)matches);
 }
 
 void clean_redact_pii(const clean_settings_t *settings, clean_job_t *job, clean_worker_t *worker)

@@ -17,12 +17,8 @@ bool clean_check_fineweb(const clean_settings_t *settings, clean_job_t *job,
         job->failed = true;
         return true;
     }
-    return clean_check(settings, job, "fineweb_line_punct_ratio", s.line_punct_ratio,
-                       s.line_punct_ratio < f->min_line_punct_ratio) ||
-           clean_check(settings, job, "fineweb_short_line_ratio", s.short_line_ratio,
-                       s.short_line_ratio > f->max_short_line_ratio) ||
-           clean_check(settings, job, "fineweb_char_dup_ratio", s.char_dup_ratio,
-                       s.char_dup_ratio > f->max_char_dup_ratio) ||
-           clean_check(settings, job, "fineweb_newline_ratio", s.newline_ratio,
-                       s.newline_ratio > f->max_newline_ratio);
+    return clean_check(settings, job, "fineweb_line_punct_ratio", s.line_punct_ratio) ||
+           clean_check(settings, job, "fineweb_short_line_ratio", s.short_line_ratio) ||
+           clean_check(settings, job, "fineweb_char_dup_ratio", s.char_dup_ratio) ||
+           clean_check(settings, job, "fineweb_newline_ratio", s.newline_ratio);
 }

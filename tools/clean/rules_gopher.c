@@ -9,25 +9,6 @@
 
 #include "clean.h"
 
-/* The language the rules use: CLD2's, else the document's own "lang", else "". */
-static const char *job_language(const clean_job_t *job)
-{
-    if (job->language_known)
-        return job->language.code;
-    return job->doc.lang ? job->doc.lang : "";
-}
-
-static bool stop_words_apply(const gopher_quality_settings_t *q, const clean_job_t *job,
-                             const text_view_t *view)
-{
-    if (q->min_stop_words <= 0 || text_view_is_cjk(view))
-        return false;
-    const char *language = job_language(job);
-    if (!language[0] || strcmp(language, "un") == 0)
-        return true;
-    return langid_code_allowed(q->stop_word_languages, language);
-}
-
 bool clean_check_gopher_quality(const clean_settings_t *settings, clean_job_t *job,
                                 clean_worker_t *worker)
 {
@@ -40,34 +21,25 @@ bool clean_check_gopher_quality(const clean_settings_t *settings, clean_job_t *j
     gopher_quality_scores_t s;
     gopher_quality_scores(view, q->stop_words, &s);
     double words = (double)s.words;
-    bool cjk = text_view_is_cjk(view);
-    if (clean_check(settings, job, "gopher_min_words", words, words < (double)q->min_words) ||
-        clean_check(settings, job, "gopher_max_words", words, words > (double)q->max_words) ||
-        clean_check(settings, job, "gopher_min_mean_word_length", s.mean_word_length,
-                    !cjk && s.mean_word_length < q->min_mean_word_length) ||
-        clean_check(settings, job, "gopher_max_mean_word_length", s.mean_word_length,
-                    !cjk && s.mean_word_length > q->max_mean_word_length) ||
-        clean_check(settings, job, "gopher_hash_ratio", s.hash_ratio,
-                    s.hash_ratio > q->max_symbol_word_ratio) ||
-        clean_check(settings, job, "gopher_ellipsis_ratio", s.ellipsis_ratio,
-                    s.ellipsis_ratio > q->max_symbol_word_ratio) ||
-        clean_check(settings, job, "gopher_bullet_lines", s.bullet_line_fraction,
-                    s.bullet_line_fraction > q->max_bullet_lines) ||
-        clean_check(settings, job, "gopher_ellipsis_lines", s.ellipsis_line_fraction,
-                    s.ellipsis_line_fraction > q->max_ellipsis_lines) ||
-        clean_check(settings, job, "gopher_alpha_words", s.alpha_word_fraction,
-                    s.alpha_word_fraction < q->min_alpha_words))
-        return true;
-    return clean_check(settings, job, "gopher_stop_words", (double)s.stop_words,
-                       stop_words_apply(q, job, view) &&
-                           (int64_t)s.stop_words < q->min_stop_words);
+    job->cjk = text_view_is_cjk(view);
+    if (settings->attributes)
+        json_object_set_new(job->attributes, "text_is_cjk", json_boolean(job->cjk));
+    return clean_check(settings, job, "gopher_min_words", words) ||
+           clean_check(settings, job, "gopher_max_words", words) ||
+           clean_check(settings, job, "gopher_min_mean_word_length", s.mean_word_length) ||
+           clean_check(settings, job, "gopher_max_mean_word_length", s.mean_word_length) ||
+           clean_check(settings, job, "gopher_hash_ratio", s.hash_ratio) ||
+           clean_check(settings, job, "gopher_ellipsis_ratio", s.ellipsis_ratio) ||
+           clean_check(settings, job, "gopher_bullet_lines", s.bullet_line_fraction) ||
+           clean_check(settings, job, "gopher_ellipsis_lines", s.ellipsis_line_fraction) ||
+           clean_check(settings, job, "gopher_alpha_words", s.alpha_word_fraction) ||
+           clean_check(settings, job, "gopher_stop_words", (double)s.stop_words);
 }
 
 bool clean_check_gopher_repetition(const clean_settings_t *settings, clean_job_t *job,
                                    clean_worker_t *worker)
 {
-    const gopher_repetition_settings_t *r = &settings->gopher_repetition;
-    if (!r->enabled)
+    if (!settings->gopher_repetition.enabled)
         return false;
     text_view_t *view = clean_job_view(job, worker);
     gopher_repetition_scores_t s;
@@ -75,23 +47,19 @@ bool clean_check_gopher_repetition(const clean_settings_t *settings, clean_job_t
         job->failed = true;
         return true;
     }
-    if (clean_check(settings, job, "gopher_duplicate_lines", s.duplicate_line_fraction,
-                    s.duplicate_line_fraction > r->max_duplicate_lines) ||
+    if (clean_check(settings, job, "gopher_duplicate_lines", s.duplicate_line_fraction) ||
         clean_check(settings, job, "gopher_duplicate_paragraphs",
-                    s.duplicate_paragraph_fraction,
-                    s.duplicate_paragraph_fraction > r->max_duplicate_paragraphs) ||
+                    s.duplicate_paragraph_fraction) ||
         clean_check(settings, job, "gopher_duplicate_line_chars",
-                    s.duplicate_line_char_fraction,
-                    s.duplicate_line_char_fraction > r->max_duplicate_line_chars) ||
+                    s.duplicate_line_char_fraction) ||
         clean_check(settings, job, "gopher_duplicate_paragraph_chars",
-                    s.duplicate_paragraph_char_fraction,
-                    s.duplicate_paragraph_char_fraction > r->max_duplicate_paragraph_chars))
+                    s.duplicate_paragraph_char_fraction))
         return true;
     static const char *const top_names[3] = {"gopher_top_2gram", "gopher_top_3gram",
                                              "gopher_top_4gram"};
     for (int i = 0; i < 3; i++) {
         double value = s.top_ngram_char_fraction[i];
-        if (clean_check(settings, job, top_names[i], value, value > r->max_top_ngram[i]))
+        if (clean_check(settings, job, top_names[i], value))
             return true;
     }
     static const char *const duplicate_names[6] = {
@@ -100,8 +68,7 @@ bool clean_check_gopher_repetition(const clean_settings_t *settings, clean_job_t
     };
     for (int i = 0; i < 6; i++) {
         double value = s.duplicate_ngram_char_fraction[i];
-        if (clean_check(settings, job, duplicate_names[i], value,
-                        value > r->max_duplicate_ngram[i]))
+        if (clean_check(settings, job, duplicate_names[i], value))
             return true;
     }
     return false;

@@ -15,10 +15,6 @@ bool clean_check_language(const clean_settings_t *settings, clean_job_t *job)
     job->counters[CLEAN_COUNT_LANGUAGE_DETECTED]++;
     if (settings->attributes)
         json_object_set_new(job->attributes, "language", json_string(job->language.code));
-    bool allowed = langid_code_allowed(settings->languages, job->language.code);
-    if (clean_check(settings, job, "language_not_allowed", job->language.score, !allowed))
-        return true;
-    return clean_check(settings, job, "language_score", job->language.score,
-                       settings->language_threshold > 0 &&
-                           job->language.score < settings->language_threshold);
+    return clean_check(settings, job, "language_not_allowed", job->language.score) ||
+           clean_check(settings, job, "language_score", job->language.score);
 }

@@ -215,7 +215,8 @@ static const char *build_document(ingest_run_t *run, const page_t *page, doc_t *
 /* The document made from one record on a worker thread; the reading thread
  * writes it in record order. */
 struct ingest_capture {
-    warc_record_t *record;
+    warc_record_t *record;      /* a WARC record to convert, or NULL */
+    const char *html_path;      /* else an HTML file to convert */
     doc_t doc;
     bool has_doc;
     int status;
@@ -475,6 +476,8 @@ static int ingest_record(ingest_run_t *run, const warc_record_t *record, const c
 enum { RECORDS_PER_THREAD = 32 };
 #define BATCH_MAX_BYTES ((size_t)32 << 20)
 
+static int ingest_html_file(ingest_run_t *run, const char *path);
+
 typedef struct {
     ingest_capture_t *items;
     size_t count;
@@ -499,15 +502,17 @@ static void *worker_main(void *argument)
             break;
         ingest_capture_t *item = &batch->items[i];
         worker->run.capture = item;
-        item->status = ingest_record(&worker->run, item->record, batch->path);
+        item->status = item->record ? ingest_record(&worker->run, item->record, batch->path)
+                                    : ingest_html_file(&worker->run, item->html_path);
         worker->run.capture = NULL;
     }
     return NULL;
 }
 
 /* Converts the batch on every worker (the calling thread is worker 0), then
- * writes the documents in record order. Returns INGEST_OK or INGEST_FATAL. */
-static int run_batch(ingest_run_t *run, worker_t *workers, batch_t *batch)
+ * writes the documents in input order. Adds the HTML files that could not be
+ * read to *failed. Returns INGEST_OK or INGEST_FATAL. */
+static int run_batch(ingest_run_t *run, worker_t *workers, batch_t *batch, size_t *failed)
 {
     atomic_store(&batch->next, 0);
     int threads = run->threads;
@@ -529,15 +534,49 @@ static int run_batch(ingest_run_t *run, worker_t *workers, batch_t *batch)
         ingest_capture_t *item = &batch->items[i];
         if (item->status == INGEST_FATAL)
             result = INGEST_FATAL;
+        if (item->status == INGEST_INPUT_FAILED)
+            (*failed)++;
         if (result == INGEST_OK && item->has_doc && doc_writer_write(run->writer, &item->doc) != 0)
             result = INGEST_FATAL;
         doc_clear(&item->doc);
         item->has_doc = false;
         warc_record_free(item->record);
         item->record = NULL;
+        item->html_path = NULL;
+        item->status = INGEST_OK;
     }
     batch->count = 0;
     return result;
+}
+
+/* Prepares one worker per thread, each with its own stats, and the batch's
+ * items. Returns NULL when memory runs out. */
+static worker_t *workers_start(ingest_run_t *run, batch_t *batch, size_t capacity)
+{
+    worker_t *workers = calloc((size_t)run->threads, sizeof *workers);
+    batch->items = calloc(capacity, sizeof *batch->items);
+    if (!workers || !batch->items) {
+        free(workers);
+        free(batch->items);
+        return NULL;
+    }
+    for (int t = 0; t < run->threads; t++) {
+        workers[t].run = *run;
+        workers[t].run.writer = NULL;
+        stats_init(&workers[t].run.stats, "crawl-ingest");
+    }
+    return workers;
+}
+
+/* Merges the workers' stats into the run's and frees the workers. */
+static void workers_finish(ingest_run_t *run, worker_t *workers, batch_t *batch)
+{
+    for (int t = 0; t < run->threads; t++) {
+        stats_merge(&run->stats, &workers[t].run.stats);
+        stats_free(&workers[t].run.stats);
+    }
+    free(workers);
+    free(batch->items);
 }
 
 /* Reads records into batches and converts each batch on run->threads threads.
@@ -545,21 +584,14 @@ static int run_batch(ingest_run_t *run, worker_t *workers, batch_t *batch)
 static int read_parallel(ingest_run_t *run, warc_reader_t *reader, const char *path,
                          uint64_t *records)
 {
-    int threads = run->threads;
-    size_t capacity = (size_t)threads * RECORDS_PER_THREAD;
-    worker_t *workers = calloc((size_t)threads, sizeof *workers);
-    batch_t batch = {.items = calloc(capacity, sizeof *batch.items), .path = path};
-    if (!workers || !batch.items) {
-        free(workers);
-        free(batch.items);
-        log_error("%s: out of memory starting %d threads", path, threads);
+    size_t capacity = (size_t)run->threads * RECORDS_PER_THREAD;
+    batch_t batch = {.path = path};
+    worker_t *workers = workers_start(run, &batch, capacity);
+    if (!workers) {
+        log_error("%s: out of memory starting %d threads", path, run->threads);
         return 2;
     }
-    for (int t = 0; t < threads; t++) {
-        workers[t].run = *run;
-        workers[t].run.writer = NULL;
-        stats_init(&workers[t].run.stats, "crawl-ingest");
-    }
+    size_t unused = 0; /* WARC records are not counted as failed inputs */
 
     int status;
     int result = INGEST_OK;
@@ -581,21 +613,16 @@ static int read_parallel(ingest_run_t *run, warc_reader_t *reader, const char *p
         batch.count++;
         batch_bytes += record->block_length;
         if (batch.count == capacity || batch_bytes >= BATCH_MAX_BYTES) {
-            result = run_batch(run, workers, &batch);
+            result = run_batch(run, workers, &batch, &unused);
             batch_bytes = 0;
             if (result == INGEST_FATAL)
                 break;
         }
     }
-    if (batch.count > 0 && run_batch(run, workers, &batch) == INGEST_FATAL)
+    if (batch.count > 0 && run_batch(run, workers, &batch, &unused) == INGEST_FATAL)
         result = INGEST_FATAL;
 
-    for (int t = 0; t < threads; t++) {
-        stats_merge(&run->stats, &workers[t].run.stats);
-        stats_free(&workers[t].run.stats);
-    }
-    free(workers);
-    free(batch.items);
+    workers_finish(run, workers, &batch);
     return result == INGEST_FATAL ? 2 : status;
 }
 
@@ -761,4 +788,35 @@ int ingest_input(ingest_run_t *run, const char *path, input_kind_t kind)
         return ingest_documents(run, path);
     }
     return INGEST_INPUT_FAILED;
+}
+
+int ingest_html_files(ingest_run_t *run, const char *const *paths, size_t count, size_t *failed)
+{
+    if (run->threads <= 1 || count <= 1) {
+        for (size_t i = 0; i < count; i++) {
+            int status = ingest_html_file(run, paths[i]);
+            if (status == INGEST_FATAL)
+                return INGEST_FATAL;
+            if (status == INGEST_INPUT_FAILED)
+                (*failed)++;
+        }
+        return INGEST_OK;
+    }
+    size_t capacity = (size_t)run->threads * RECORDS_PER_THREAD;
+    batch_t batch = {.path = NULL};
+    worker_t *workers = workers_start(run, &batch, capacity);
+    if (!workers) {
+        log_error("out of memory starting %d threads", run->threads);
+        return INGEST_FATAL;
+    }
+    int result = INGEST_OK;
+    for (size_t i = 0; i < count && result == INGEST_OK; i++) {
+        ingest_capture_t *item = &batch.items[batch.count++];
+        doc_init(&item->doc);
+        item->html_path = paths[i];
+        if (batch.count == capacity || i + 1 == count)
+            result = run_batch(run, workers, &batch, failed);
+    }
+    workers_finish(run, workers, &batch);
+    return result;
 }

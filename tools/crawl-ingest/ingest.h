@@ -42,7 +42,7 @@ typedef struct {
     html_text_options_t html_options;
     doc_writer_t *writer;
     stats_t stats;
-    int threads;                /* records of a WARC file are converted on this many threads */
+    int threads;                /* WARC records and HTML files are converted on this many threads */
     ingest_capture_t *capture;  /* set on worker threads: documents go here, not to writer */
 } ingest_run_t;
 
@@ -61,5 +61,13 @@ input_kind_t input_kind(const char *path);
 /* Reads one input of the given kind and writes its documents. Returns an
  * INGEST_* outcome. */
 int ingest_input(ingest_run_t *run, const char *path, input_kind_t kind);
+
+/*
+ * Converts HTML files on run->threads threads and writes their documents in
+ * the order of `paths`, so the output does not depend on the thread count.
+ * Adds the files that could not be read to *failed. Returns INGEST_OK or
+ * INGEST_FATAL.
+ */
+int ingest_html_files(ingest_run_t *run, const char *const *paths, size_t count, size_t *failed);
 
 #endif

@@ -52,6 +52,23 @@ static size_t task_file_count(const cli_stage_t *stage)
     return count;
 }
 
+/* HTML files are converted in groups of this many consecutive inputs. */
+enum { HTML_GROUP = 1024 };
+
+/* Gathers the HTML inputs of this task from index `first` on, up to the next
+ * input of another kind or HTML_GROUP files. Returns how many. */
+static size_t collect_html_run(const cli_stage_t *stage, size_t first, const char **paths)
+{
+    size_t count = 0;
+    for (size_t i = first; i < stage->inputs.count && count < HTML_GROUP;
+         i += (size_t)stage->task_count) {
+        if (input_kind(stage->inputs.items[i]) != INPUT_HTML)
+            break;
+        paths[count++] = stage->inputs.items[i];
+    }
+    return count;
+}
+
 static int run_ingest(const cli_program_t *program, const outdir_identity_t *identity,
                       ingest_run_t *run, size_t *failed_inputs)
 {
@@ -61,19 +78,29 @@ static int run_ingest(const cli_program_t *program, const outdir_identity_t *ide
     if (!run->writer)
         return -1;
 
+    const char *html_paths[HTML_GROUP];
     progress_t progress;
     progress_start(&progress, "files", task_file_count(stage), 0);
-    for (size_t i = (size_t)stage->task_index; i < stage->inputs.count;
-         i += (size_t)stage->task_count) {
+    size_t step = (size_t)stage->task_count;
+    for (size_t i = (size_t)stage->task_index; i < stage->inputs.count;) {
         const char *path = stage->inputs.items[i];
-        int status = ingest_input(run, path, input_kind(path));
+        input_kind_t kind = input_kind(path);
+        int status;
+        size_t done = 1;
+        if (kind == INPUT_HTML) {
+            done = collect_html_run(stage, i, html_paths);
+            status = ingest_html_files(run, html_paths, done, failed_inputs);
+        } else {
+            status = ingest_input(run, path, kind);
+        }
         if (status == INGEST_FATAL) {
             progress_finish(&progress);
             return -1;
         }
         if (status == INGEST_INPUT_FAILED)
             (*failed_inputs)++;
-        progress_add(&progress, 1, 0);
+        progress_add(&progress, done, 0);
+        i += done * step;
     }
     progress_finish(&progress);
 
@@ -120,8 +147,8 @@ int main(int argc, char **argv)
             "resource and conversion records with an HTML or plain-text payload and HTTP "
             "status 200, converts them to UTF-8 and extracts the main text. Writes documents "
             "to OUTPUT: a folder, a .jsonl[.gz|.zst] file, or - for standard output (the "
-            "default). --threads N converts the records of each WARC file on N threads; the "
-            "output order does not depend on N. Exit "
+            "default). --threads N converts the records of each WARC file, and HTML files, on "
+            "N threads; the output does not depend on N. Exit "
             "status 1 means no input could be read; damaged inputs are logged and the "
             "records before the damage are kept.",
         .options = options,

@@ -22,13 +22,13 @@ import json, sys
 docs = {d["id"]: d for d in map(json.loads, open(sys.argv[1]))}
 scores = docs["en"]["meta"]["clean_attributes"]
 for key in ["gopher_duplicate_lines", "gopher_top_2gram", "gopher_duplicate_10gram",
-            "gopher_min_words", "gopher_alpha_words", "c4_sentences",
+            "gopher_min_words", "gopher_alpha_words", "c4_too_few_sentences",
             "fineweb_line_punct_ratio", "fineweb_newline_ratio", "language"]:
     assert key in scores, key
 assert scores["language"] == "en", scores["language"]
 assert scores["gopher_duplicate_lines"] == 0, scores
 assert 100 < scores["gopher_min_words"] < 160, scores["gopher_min_words"]
-# The text is not rewritten by C4 in attribute mode.
+# A line that a C4 document rule would drop the document for stays in the text.
 assert "int main" in docs["code"]["text"]
 PY
 
