@@ -821,11 +821,16 @@ static size_t copy_tag_attributes(const char *html, size_t length, size_t name_e
     size_t i = name_end;
     bool self_closing = false;
     unsigned seen = 0; /* ATTRIBUTE_CLASS and ATTRIBUTE_STYLE names met, by bit */
+    /* True when the output ends with a quoted value copied whole: an attribute
+     * written right after it needs no space, as none stood there in `html`. */
+    bool after_kept_quote = false;
     for (;;) {
         /* Only a '/' right before '>' makes a self-closing tag. */
         self_closing = false;
+        size_t separator_start = i;
         while (i < length && (is_tag_space(html[i]) || html[i] == '/'))
             self_closing = html[i++] == '/';
+        bool separated = i > separator_start;
         if (i >= length)
             return length;
         if (html[i] == '>')
@@ -836,6 +841,7 @@ static size_t copy_tag_attributes(const char *html, size_t length, size_t name_e
             i++;
         size_t name_length = i - name;
         size_t value = i, value_end = i;
+        bool quoted = false;
         while (i < length && is_tag_space(html[i]))
             i++;
         if (i < length && html[i] == '=') {
@@ -849,6 +855,7 @@ static size_t copy_tag_attributes(const char *html, size_t length, size_t name_e
                 value = i + 1;
                 value_end = (size_t)(close - html);
                 i = value_end + 1;
+                quoted = true;
             } else {
                 value = i;
                 while (i < length && !is_tag_space(html[i]) && html[i] != '>')
@@ -869,9 +876,14 @@ static size_t copy_tag_attributes(const char *html, size_t length, size_t name_e
         if (use == ATTRIBUTE_DROP)
             continue;
         size_t end = use == ATTRIBUTE_KEEP ? i : name + name_length;
-        out[written++] = ' ';
+        /* Without a separator in `html` this attribute follows a quoted value;
+         * a space is added only where that value was shortened or dropped, so
+         * the copy never grows past the input. */
+        if (separated || !after_kept_quote)
+            out[written++] = ' ';
         memcpy(out + written, html + name, end - name);
         written += end - name;
+        after_kept_quote = use == ATTRIBUTE_KEEP && quoted;
     }
     if (self_closing)
         out[written++] = '/';
