@@ -18,6 +18,7 @@ BUILD_PACKAGES=(
     libgumbo-dev libfyaml-dev libjansson-dev libpcre2-dev libuchardet-dev
     g++ libcld2-dev libhyperscan-dev
     libdivsufsort-dev
+    libdnnl-dev
 )
 # The demo corpus is crawled with wget from Debian's documentation packages;
 # scripts/make-demo-corpus.sh installs the full set, the tests need the small one.

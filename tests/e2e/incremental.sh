@@ -64,17 +64,19 @@ part_stamps() {
 }
 
 # --- First run on two files ---------------------------------------------------------
-write_pipeline 20 ''
+# train already gets --continue-from: its folder contains no checkpoint yet, so the
+# first run starts from scratch, and the same train arguments serve every rerun.
+write_pipeline 20 ", --continue-from, '\${run-dir}/train'"
 "$lmpipe" run p.yaml --run-dir run 2>first.log || { tail -n 30 first.log >&2; fail "first run failed"; }
 part_stamps run >stamps-before.txt
 [ "$(grep -c 'crawl-ingest/files' stamps-before.txt)" -eq 2 ] ||
     fail "the first run did not write one crawl-ingest part per crawl file"
 first_step=$(python3 -c 'import json; print(json.load(open("run/train/final/trainer_state.json"))["step"])')
 [ "$first_step" -eq 20 ] || fail "the first training run ended at step $first_step, expected 20"
+grep -q 'no checkpoint there yet, so this first run starts from scratch' first.log ||
+    fail "the first run's train did not say that it starts from scratch"
 
 # --- Add a crawl file, train further, rerun ---------------------------------------------
-# NOTE: train --continue-from fails when the folder has no checkpoint yet, so
-# the first run above leaves it out.
 cp "$warcs/wget-2024-sample-1.warc.gz" crawl/
 write_pipeline 10 ", --continue-from, '\${run-dir}/train'"
 "$lmpipe" run p.yaml --run-dir run --dry-run >plan.txt

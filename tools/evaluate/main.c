@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "dataloader.h"
 #include "kernels.h"
+#include "precision.h"
 #include "log.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -35,6 +36,7 @@ typedef struct {
     int64_t batch_size;
     int64_t max_tokens; /* 0: the whole split */
     const char *output; /* NULL: standard output */
+    char *matmul_precision;
 } evaluate_settings_t;
 
 typedef struct {
@@ -158,6 +160,7 @@ int main(int argc, char **argv)
     evaluate_settings_t settings = {
         .split = "val",
         .batch_size = 8,
+        .matmul_precision = "auto",
     };
     cli_stage_t stage = {0};
     cli_option_t options[] = {
@@ -172,6 +175,8 @@ int main(int argc, char **argv)
         {"max-tokens", 'n', CLI_INT, &settings.max_tokens, "N", "tokens",
          "score at most N tokens from the start of the split; 0 scores all", CLI_SETTING, 0,
          1e15},
+        {"matmul-precision", 0, CLI_STRING, &settings.matmul_precision, "NAME", NULL,
+         MATMUL_PRECISION_HELP, CLI_SETTING, 0, 0},
         {0},
     };
     cli_program_t program = {
@@ -194,6 +199,9 @@ int main(int argc, char **argv)
                   stage.inputs.count);
         parsed = CLI_USAGE_ERROR;
     }
+    if (parsed == CLI_CONTINUE &&
+        matmul_precision_apply("evaluate", &settings.matmul_precision) != 0)
+        parsed = CLI_USAGE_ERROR;
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
         return parsed == CLI_EXIT_OK ? 0 : 2;

@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "log.h"
 #include "optimizer.h"
+#include "precision.h"
 #include "trainer.h"
 
 /* How this process takes part in a data-parallel run. */
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
         .seed = 1337,
         .schedule = "cosine",
         .decay_fraction = 0.2,
+        .matmul_precision = "auto",
     };
     workers_t workers = {.nproc = 1, .rank = -1, .world_size = 1, .heartbeat_seconds = 60};
     cli_option_t options[] = {
@@ -256,7 +258,8 @@ int main(int argc, char **argv)
          "tokenizer.json copied into checkpoints; default: the one in the shard folder", 0, 0,
          0},
         {"resume", 0, CLI_FLAG, &settings.resume, NULL, NULL,
-         "continue from the latest checkpoint in OUTPUT/checkpoints", 0, 0, 0},
+         "continue from the newest checkpoint of OUTPUT: final/ or the latest in "
+         "OUTPUT/checkpoints", 0, 0, 0},
         {"batch-size", 0, CLI_INT, &settings.batch_size, "N", "sequences",
          "sequences per micro-batch on each rank", CLI_SETTING, 1, 1 << 20},
         {"grad-accum", 0, CLI_INT, &settings.grad_accum, "N", "micro-batches",
@@ -304,6 +307,8 @@ int main(int argc, char **argv)
          "skip the update of a step whose loss or gradient norm lies more than Z standard "
          "deviations above the last 64 accepted steps (0: never)",
          CLI_SETTING, 0, 1000},
+        {"matmul-precision", 0, CLI_STRING, &settings.matmul_precision, "NAME", NULL,
+         MATMUL_PRECISION_HELP, CLI_SETTING, 0, 0},
         {"init-from", 0, CLI_STRING, &settings.init_from, "FOLDER", NULL,
          "start from a Hugging Face checkpoint (GPT-2, Llama or Qwen2; single or sharded "
          "safetensors) instead of random weights",
@@ -312,7 +317,8 @@ int main(int argc, char **argv)
          "continue an earlier run from its last checkpoint (FOLDER is its output folder or a "
          "checkpoint folder): with the same shards it resumes exactly; with changed shards "
          "it keeps weights, optimizer state and the step count and trains --steps more "
-         "steps on the new shards. --model-config, if given, must match the checkpoint",
+         "steps on the new shards. --model-config, if given, must match the checkpoint. "
+         "When FOLDER has no checkpoint yet, the run starts from scratch with --model-config",
          0, 0, 0},
         {"peak-gflops", 0, CLI_DOUBLE, &settings.peak_gflops, "G", NULL,
          "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
@@ -353,6 +359,9 @@ int main(int argc, char **argv)
         .stage = &stage,
     };
     int parsed = cli_parse(&program, argc, argv);
+    /* Settled before the settings hash is taken, so that it records what runs. */
+    if (parsed == CLI_CONTINUE && matmul_precision_apply("train", &settings.matmul_precision) != 0)
+        parsed = CLI_USAGE_ERROR;
     if (parsed == CLI_CONTINUE)
         parsed = check_settings(&program, &settings);
     if (parsed == CLI_CONTINUE)

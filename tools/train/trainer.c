@@ -310,6 +310,16 @@ static int restore_checkpoint(trainer_t *tr, const char *path, bool may_change_d
                   path, tr->shard_folder, state.data_hash, tr->data_hash, tr->output);
         goto done;
     }
+    /* The settings in trainer_state.json record the precision that ran
+     * (checkpoints written before the setting existed record none). */
+    const char *recorded = strstr(text, "\"matmul-precision\": \"bf16\"")   ? "bf16"
+                           : strstr(text, "\"matmul-precision\": \"fp32\"") ? "fp32"
+                                                                              : NULL;
+    if (recorded && strcmp(recorded, tr->settings->matmul_precision) != 0)
+        log_warn("%s was trained with %s matrix products but this run uses %s, so the result "
+                 "will differ from an uninterrupted run; add --set matmul-precision=%s to "
+                 "match it bit for bit",
+                 path, recorded, tr->settings->matmul_precision, recorded);
     tr->start_step = state.step;
     tr->opt.step = state.optimizer_step;
     tr->elapsed_before = state.elapsed_seconds;
@@ -340,16 +350,61 @@ done:
     return status;
 }
 
-/* Restores the latest checkpoint of OUTPUT/checkpoints.
+/* Returns the step recorded in `folder`/trainer_state.json, or -1 after logging. */
+static int64_t checkpoint_step(const char *folder)
+{
+    char *text = checkpoint_read_trainer_state(folder);
+    trainer_state_t state;
+    int64_t step = text && trainer_state_from_json(text, folder, &state) == 0 ? state.step : -1;
+    free(text);
+    return step;
+}
+
+/*
+ * Finds the newest checkpoint of the train output folder `folder`: the later
+ * of FOLDER/final and the latest FOLDER/checkpoints/step-NNNNNN (final/ on a
+ * tie, since a finished run writes it last). Returns 1 and a malloc'ed *path,
+ * 0 when the folder contains neither (or does not exist), -1 after logging.
+ */
+static int find_newest_checkpoint(const char *folder, char **path)
+{
+    size_t size = strlen(folder) + 64;
+    char *final = malloc(size), *latest = NULL;
+    if (!final)
+        return -1;
+    snprintf(final, size, "%s/checkpoints", folder);
+    int64_t latest_step = -1;
+    if (checkpoint_find_latest(final, &latest, &latest_step) < 0) {
+        free(final);
+        return -1;
+    }
+    snprintf(final, size, "%s/final/trainer_state.json", folder);
+    int64_t final_step = -1;
+    if (access(final, R_OK) == 0) {
+        snprintf(final, size, "%s/final", folder);
+        if ((final_step = checkpoint_step(final)) < 0) {
+            free(final);
+            free(latest);
+            return -1;
+        }
+    }
+    if (final_step >= 0 && final_step >= latest_step) {
+        free(latest);
+        *path = final;
+        return 1;
+    }
+    free(final);
+    *path = latest;
+    return latest ? 1 : 0;
+}
+
+/* Restores the newest checkpoint of the output folder: OUTPUT/final when a
+ * finished run wrote it, else the latest OUTPUT/checkpoints/step-NNNNNN.
  * Returns 1 when resumed, 0 when there is no checkpoint, -1 on error. */
 static int resume(trainer_t *tr)
 {
-    size_t size = strlen(tr->output) + 32;
-    char *parent = malloc(size), *path = NULL;
-    snprintf(parent, size, "%s/checkpoints", tr->output);
-    int64_t step = 0;
-    int found = checkpoint_find_latest(parent, &path, &step);
-    free(parent);
+    char *path = NULL;
+    int found = find_newest_checkpoint(tr->output, &path);
     if (found <= 0)
         return found;
     int status = restore_checkpoint(tr, path, false);
@@ -365,7 +420,8 @@ static int init_model(trainer_t *tr)
         int resumed = resume(tr);
         if (resumed != 0)
             return resumed < 0 ? -1 : 0;
-        log_info("no checkpoint in %s/checkpoints; starting from step 0", tr->output);
+        log_info("no checkpoint in %s (final/ or checkpoints/); starting from step 0",
+                 tr->output);
     }
     optimizer_settings_t os = optimizer_settings(tr->settings);
     if (tr->settings->init_from) {
@@ -757,53 +813,27 @@ static int prepare_identity(trainer_t *tr, outdir_identity_t *identity)
     return current == 1.0 ? 1 : 0;
 }
 
-/* Returns the step recorded in `folder`/trainer_state.json, or -1 after logging. */
-static int64_t checkpoint_step(const char *folder)
-{
-    char *text = checkpoint_read_trainer_state(folder);
-    trainer_state_t state;
-    int64_t step = text && trainer_state_from_json(text, folder, &state) == 0 ? state.step : -1;
-    free(text);
-    return step;
-}
-
 /*
  * Picks the checkpoint that --continue-from FOLDER names: FOLDER itself when
- * it contains trainer_state.json, else the later of FOLDER/final and the latest
- * FOLDER/checkpoints/step-NNNNNN. Returns a malloc'ed path, or NULL after logging.
+ * it contains trainer_state.json, else the newest checkpoint of the train
+ * output FOLDER. Returns 1 and a malloc'ed *path, 0 when FOLDER contains no
+ * checkpoint yet (the first run of a pipeline, which then starts from
+ * scratch), or -1 after logging.
  */
-static char *find_continue_checkpoint(const char *folder)
+static int find_continue_checkpoint(const char *folder, char **path)
 {
-    size_t size = strlen(folder) + 64;
-    char *path = malloc(size), *latest = NULL;
-    snprintf(path, size, "%s/trainer_state.json", folder);
-    if (access(path, R_OK) == 0) {
-        snprintf(path, size, "%s", folder);
-        return path;
+    size_t size = strlen(folder) + 32;
+    char *own = malloc(size);
+    if (!own)
+        return -1;
+    snprintf(own, size, "%s/trainer_state.json", folder);
+    if (access(own, R_OK) == 0) {
+        snprintf(own, size, "%s", folder);
+        *path = own;
+        return 1;
     }
-    snprintf(path, size, "%s/checkpoints", folder);
-    int64_t latest_step = -1;
-    if (checkpoint_find_latest(path, &latest, &latest_step) < 0) {
-        free(path);
-        return NULL;
-    }
-    snprintf(path, size, "%s/final/trainer_state.json", folder);
-    int64_t final_step = -1;
-    if (access(path, R_OK) == 0) {
-        snprintf(path, size, "%s/final", folder);
-        final_step = checkpoint_step(path);
-    }
-    if (final_step >= 0 && final_step >= latest_step) {
-        free(latest);
-        return path;
-    }
-    free(path);
-    if (!latest)
-        log_error("--continue-from %s: no checkpoint found; expected a checkpoint folder with "
-                  "trainer_state.json, or a train output folder with final/ or "
-                  "checkpoints/step-NNNNNN/",
-                  folder);
-    return latest;
+    free(own);
+    return find_newest_checkpoint(folder, path);
 }
 
 static void trainer_free(trainer_t *tr)
@@ -831,9 +861,22 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
     tr.progress_tty = tr.is_root && isatty(STDERR_FILENO) && log_get_level() >= LOG_LEVEL_INFO;
     outdir_identity_t identity = {0};
     int status = -1;
-    if (settings->continue_from && !(tr.continue_path =
-                                         find_continue_checkpoint(settings->continue_from)))
-        return -1;
+    if (settings->continue_from) {
+        int found = find_continue_checkpoint(settings->continue_from, &tr.continue_path);
+        if (found < 0)
+            return -1;
+        if (found == 0 && !settings->model_config_path) {
+            log_error("--continue-from %s: no checkpoint there yet (no trainer_state.json, "
+                      "final/ or checkpoints/step-NNNNNN/), and no --model-config to start "
+                      "from scratch; add --model-config FILE for the first run",
+                      settings->continue_from);
+            return -1;
+        }
+        if (found == 0)
+            log_info("--continue-from %s: no checkpoint there yet, so this first run starts "
+                     "from scratch with %s",
+                     settings->continue_from, settings->model_config_path);
+    }
     int prepared = prepare_identity(&tr, &identity);
     if (prepared != 0) {
         if (prepared == 1)
@@ -854,12 +897,7 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
      * removes the files of an earlier run there, final/ included. */
     if (init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
         goto done;
-    bool continues = settings->resume || tr.continue_path;
-    if (tr.is_root && continues && train_log_set_aside(output) != 0)
-        goto done;
-    tr.outdir = tr.is_root ? outdir_open(output, &identity) : NULL;
-    if (tr.is_root && !tr.outdir)
-        goto done;
+    /* Checked before the output folder opens, which would remove final/. */
     tr.end_step = tr.segment_start + settings->steps;
     if (tr.start_step >= tr.end_step) {
         log_error("the checkpoint is at step %lld, which is not before the end of its shard "
@@ -869,6 +907,12 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
                   (long long)settings->steps);
         goto done;
     }
+    bool continues = settings->resume || tr.continue_path;
+    if (tr.is_root && continues && train_log_set_aside(output) != 0)
+        goto done;
+    tr.outdir = tr.is_root ? outdir_open(output, &identity) : NULL;
+    if (tr.is_root && !tr.outdir)
+        goto done;
     /* One micro-batch per --grad-accum step, all loaded before the first backward. */
     tr.inputs = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));
     tr.targets = malloc((size_t)settings->grad_accum * tr.b * tr.t * sizeof(int32_t));

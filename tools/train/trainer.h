@@ -39,6 +39,7 @@ typedef struct {
     char *continue_from;      /* earlier run's output or checkpoint folder to continue */
     double peak_gflops;       /* machine peak for the MFU; 0 measures sgemm */
     double skip_outliers;     /* z-score above which a step is skipped; 0: never */
+    char *matmul_precision;   /* fp32, bf16 or auto; fp32 or bf16 once settled */
 } train_settings_t;
 
 /*

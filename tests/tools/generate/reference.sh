@@ -4,6 +4,8 @@
 # the tensor names, the Conv1D transposition, the tied head and the KV cache.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../train/common.sh"
+# The models compared are trained with fp32 products, whatever auto picks here.
+TRAIN_SETTINGS+=(--set matmul-precision=fp32)
 
 python3 -c 'import numpy, safetensors, tokenizers' 2>/dev/null \
     || skip "python3 with numpy, safetensors and tokenizers is not installed"

@@ -7,6 +7,8 @@
 # and the cache. Top-k 1 is greedy at any temperature and seed.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../train/common.sh"
+# The models compared are trained with fp32 products, whatever auto picks here.
+TRAIN_SETTINGS+=(--set matmul-precision=fp32)
 
 python3 -c 'import torch, transformers, tokenizers' 2>/dev/null \
     || skip "python3 with torch, transformers and tokenizers is not installed"

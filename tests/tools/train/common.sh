@@ -24,3 +24,9 @@ train_tiny() {
     "$(tool train)" "$shards" --model-config "$TINY_CONFIG" -o "$output" \
         "${TRAIN_SETTINGS[@]}" "$@"
 }
+
+# bf16_built: succeeds when this build has the oneDNN bf16 matrix products.
+bf16_built() {
+    "$(tool train)" --set matmul-precision=bf16 >/dev/null 2>"$WORK/bf16-probe.err"
+    ! grep -q 'this build has no bf16 matrix products' "$WORK/bf16-probe.err"
+}

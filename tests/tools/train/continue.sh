@@ -4,6 +4,8 @@
 # the learning-rate schedule. A different model config is rejected.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/common.sh"
+# Bit-for-bit comparisons below: fp32 products, whatever auto picks here.
+TRAIN_SETTINGS+=(--set matmul-precision=fp32)
 
 make_shards "$WORK/shards"
 # A second shard set with other text, sharded with the same tokenizer.
@@ -81,9 +83,27 @@ expect_exit 1 "$(tool train)" "$WORK/shards2" -o "$WORK/bad" --continue-from "$W
     --model-config "$WORK/other.yaml" "${TRAIN_SETTINGS[@]}"
 expect_grep 'differs from the model config' "$WORK/err"
 
-# Usage errors: no checkpoint, and --continue-from with --resume.
+# The first run of a pipeline: --continue-from names the output folder, which
+# contains no checkpoint yet, so train starts from scratch, logs that, and ends
+# exactly where a run without --continue-from ends. The rerun is up to date.
+FIRST=("$(tool train)" "$WORK/shards" -o "$WORK/fresh" --continue-from "$WORK/fresh"
+    --model-config "$TINY_CONFIG" "${TRAIN_SETTINGS[@]}")
+expect_exit 0 "${FIRST[@]}"
+expect_grep "continue-from $WORK/fresh: no checkpoint there yet, so this first run starts from scratch" "$WORK/err"
+expect_exit 0 train_tiny "$WORK/shards" "$WORK/plain"
+cmp -s "$WORK/fresh/final/model.safetensors" "$WORK/plain/final/model.safetensors" \
+    || fail "a first run with --continue-from differs from a run without it"
+[ "$(grep -o '"settings_hash": "[0-9a-f]*"' "$WORK/fresh/manifest.json")" = \
+    "$(grep -o '"settings_hash": "[0-9a-f]*"' "$WORK/plain/manifest.json")" ] \
+    || fail "--continue-from changed the settings hash of a first run"
+expect_exit 0 "${FIRST[@]}"
+expect_grep 'is up to date' "$WORK/err"
+
+# Usage errors: no checkpoint and no model config to start from, and
+# --continue-from with --resume.
 expect_exit 1 "$(tool train)" "$WORK/shards2" -o "$WORK/bad" --continue-from "$WORK/shards2" \
     "${TRAIN_SETTINGS[@]}"
-expect_grep 'no checkpoint found' "$WORK/err"
+expect_grep 'no checkpoint there yet .* and no --model-config to start from scratch' "$WORK/err"
+[ ! -e "$WORK/bad/manifest.json" ] || fail "a failed first run wrote a manifest"
 expect_exit 2 "$(tool train)" "$WORK/shards2" -o "$WORK/bad" --continue-from "$WORK/next" --resume
 expect_grep 'drop --init-from and --resume' "$WORK/err"

@@ -13,8 +13,11 @@ max_loss_difference() {
 }
 
 make_shards "$WORK/shards"
+# fp32 products: bf16 rounds the inputs of a product differently when its rows
+# split over ranks, which would exceed the 1e-4 bound below.
 SETTINGS=(--set steps=20 --set seq-len=32 --set warmup-steps=2 --set learning-rate=0.003
-    --set eval-every=10 --set eval-batches=2 --set checkpoint-every=10)
+    --set eval-every=10 --set eval-batches=2 --set checkpoint-every=10
+    --set matmul-precision=fp32)
 run() { "$(tool train)" "$WORK/shards" --model-config "$TINY_CONFIG" "${SETTINGS[@]}" "$@"; }
 # In the background the rank replaces its subshell, so $! is the rank itself.
 run_exec() { exec "$(tool train)" "$WORK/shards" --model-config "$TINY_CONFIG" "${SETTINGS[@]}" "$@"; }
@@ -51,7 +54,8 @@ cmp -s "$WORK/two/final/model.safetensors" "$WORK/hand/final/model.safetensors" 
 
 # A killed rank: rank 0 stops within 15 s and names it.
 SETTINGS=(--set steps=1000000 --set seq-len=32 --set batch-size=4 --set warmup-steps=2
-    --set eval-every=0 --set checkpoint-every=20 --heartbeat-timeout 5 --threads 1)
+    --set eval-every=0 --set checkpoint-every=20 --set matmul-precision=fp32
+    --heartbeat-timeout 5 --threads 1)
 address="ipc://$WORK/rendezvous-killed"
 run_exec -o "$WORK/killed" --rank 1 --world-size 2 --rendezvous "$address" 2>"$WORK/rank1.err" &
 rank1=$!
@@ -78,7 +82,7 @@ expect_grep 'rank 1 of 2 \(pid [0-9]+ on .*, last completed step [0-9]+\) was lo
 last=$(ls "$WORK/killed/checkpoints" | tail -1)
 resume_steps=$((10#${last#step-} + 5))
 SETTINGS=(--set steps=$resume_steps --set seq-len=32 --set batch-size=4 --set warmup-steps=2
-    --set eval-every=0 --set checkpoint-every=20 --threads 2)
+    --set eval-every=0 --set checkpoint-every=20 --set matmul-precision=fp32 --threads 2)
 expect_exit 0 run -o "$WORK/killed" --nproc 2 --resume
 expect_grep "resuming from .*$last" "$WORK/err"
 expect_grep "\"step\": $resume_steps" "$WORK/killed/final/trainer_state.json"
@@ -95,7 +99,8 @@ expect_grep '"world-size": 2' "$WORK/two/manifest.json"
 # A resume with another world size cannot restore each rank's data position,
 # so it is rejected with the settings that would resume.
 SETTINGS=(--set steps=$((resume_steps + 10)) --set seq-len=32 --set batch-size=4
-    --set warmup-steps=2 --set eval-every=0 --set checkpoint-every=20 --threads 1)
+    --set warmup-steps=2 --set eval-every=0 --set checkpoint-every=20
+    --set matmul-precision=fp32 --threads 1)
 expect_exit 1 run -o "$WORK/killed" --resume
 expect_grep 'written by 2 rank\(s\) x batch-size 4 .* but this run has 1 rank\(s\) x batch-size 4' "$WORK/err"
 expect_grep 'resume with --nproc 2' "$WORK/err"

@@ -3,6 +3,8 @@
 # (Sharded checkpoints are read in tests/unit/test_model_llama.c.)
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/common.sh"
+# Bit-for-bit comparisons below: fp32 products, whatever auto picks here.
+TRAIN_SETTINGS+=(--set matmul-precision=fp32)
 
 make_shards "$WORK/shards"
 

@@ -3,6 +3,8 @@
 # English and Chinese text from it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/common.sh"
+# Bit-for-bit comparisons below: fp32 products, whatever auto picks here.
+TRAIN_SETTINGS+=(--set matmul-precision=fp32)
 
 LLAMA_CONFIG="$LMPIPE_SOURCE/configs/models/llama-tiny.yaml"
 make_shards "$WORK/shards"
