@@ -25,6 +25,10 @@ comm_t *comm_single(void)
 
 comm_t *comm_from_rendezvous(rendezvous_t *group)
 {
+    /* A failed join must not turn into a world of one, whose collectives
+     * succeed without the peers. */
+    if (!group)
+        return NULL;
     comm_t *comm = calloc(1, sizeof *comm);
     if (!comm) {
         rendezvous_close(group);

@@ -27,8 +27,9 @@ typedef struct comm comm_t;
 /* A world of one rank. Returns NULL only when out of memory. */
 comm_t *comm_single(void);
 
-/* Takes over a joined rendezvous (closed by comm_close). Returns NULL after
- * logging. */
+/* Takes over a joined rendezvous (closed by comm_close). Returns NULL when
+ * `group` is NULL (a failed rendezvous_join, already logged) or after logging
+ * when out of memory; it never turns a failed join into a world of one. */
 comm_t *comm_from_rendezvous(rendezvous_t *group);
 
 int comm_rank(const comm_t *comm);

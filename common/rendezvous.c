@@ -344,7 +344,11 @@ static void describe_peer(rendezvous_t *g, int r, char *out, size_t size)
 {
     pthread_mutex_lock(&g->beat.lock);
     const peer_t *p = &g->peers[r];
-    if (g->step >= 0)
+    if (p->pid == 0)
+        /* Rank 0 before its welcome arrived: only its address is known. */
+        snprintf(out, size, "rank %d of %d (at %.160s, before it sent this process its rank)", r,
+                 g->world_size, g->address);
+    else if (g->step >= 0)
         snprintf(out, size, "rank %d of %d (pid %d on %s, last completed step %lld)", r,
                  g->world_size, p->pid, p->host, (long long)g->step);
     else
@@ -406,7 +410,8 @@ static int wait_message(rendezvous_t *g, rendezvous_message_t *m, double seconds
         if (items[1].revents & ZMQ_POLLIN) {
             int lost = read_monitor(g);
             if (lost >= 0) {
-                report_lost_peer(g, lost, "its connection closed (the process ended)");
+                report_lost_peer(g, lost,
+                                 "its connection closed (the process ended or stopped answering)");
                 return -1;
             }
         }

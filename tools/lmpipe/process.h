@@ -1,6 +1,7 @@
 /*
- * Child processes of lmpipe: stage programs started with posix_spawn, either
- * left running for the scheduler or run to completion with their output read.
+ * Child processes of lmpipe: stage programs, either left running for the
+ * scheduler (killed by the kernel if lmpipe dies first) or run to completion
+ * with their output read.
  */
 #ifndef LMPIPE_TOOLS_PROCESS_H
 #define LMPIPE_TOOLS_PROCESS_H
