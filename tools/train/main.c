@@ -2,12 +2,10 @@
  * train: trains a GPT-2 or Llama model on token shards and writes Hugging Face layout
  * checkpoints, a step log and final metrics. See docs/model.md.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,22 +59,6 @@ static int check_workers(workers_t *w)
     return CLI_CONTINUE;
 }
 
-/* Returns a free TCP port on 127.0.0.1, or -1. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &size) == 0)
-        port = ntohs(addr.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /*
  * Joins the ranks of this run. With --nproc N this process forks ranks
  * 1..N-1 (before any compute thread starts) and stays rank 0; every rank
@@ -89,12 +71,11 @@ static comm_t *join_workers(workers_t *w, int64_t *threads)
     char address[64];
     int rank = (int)w->rank, world = (int)w->world_size;
     if (w->nproc > 1) {
-        int port = free_port();
-        if (port < 0) {
-            log_error("no free TCP port on 127.0.0.1 for the rendezvous of --nproc");
-            return NULL;
-        }
-        snprintf(address, sizeof address, "tcp://127.0.0.1:%d", port);
+        /* A Linux abstract socket named after this process: unlike a probed
+         * TCP port, nothing else can take it between choosing and binding it,
+         * and it leaves no file behind. */
+        snprintf(address, sizeof address, "ipc://@lmpipe-train-%ld", (long)getpid());
+        pid_t parent = getpid();
         world = (int)w->nproc;
         rank = 0;
         w->children = calloc((size_t)world, sizeof *w->children);
@@ -106,6 +87,10 @@ static comm_t *join_workers(workers_t *w, int64_t *threads)
                 return NULL;
             }
             if (pid == 0) {
+                /* A rank must not outlive rank 0, even when it is killed with
+                 * SIGKILL and cannot stop the others itself. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+                    _exit(1);
                 rank = r;
                 free(w->children);
                 w->children = NULL;

@@ -29,7 +29,7 @@ trap 'kill -9 "${ranks[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 # float additions differs: the losses must agree within 1e-4 nats.
 expect_exit 0 run -o "$WORK/one" --set batch-size=8 --threads 2
 expect_exit 0 run -o "$WORK/two" --set batch-size=4 --nproc 2 --threads 2
-expect_grep '2 data-parallel ranks joined at tcp://127.0.0.1:' "$WORK/err"
+expect_grep '2 data-parallel ranks joined at ipc://@lmpipe-train-' "$WORK/err"
 [ "$(grep -c '"loss"' "$WORK/two/train_log.jsonl")" -eq 20 ] \
     || fail "rank 0 alone should write the 20 step lines"
 [ "$(grep -c 'step 20/20' "$WORK/err")" -eq 1 ] || fail "only rank 0 should log the steps"
