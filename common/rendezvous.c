@@ -296,10 +296,14 @@ static int open_heartbeat(rendezvous_t *g, const char *endpoint)
         zmq_setsockopt(g->beat.socket, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     if (g->beat.socket && g->rank == 0) {
         char wanted[ENDPOINT_SIZE];
-        if (strncmp(g->address, "ipc://", 6) == 0)
+        if (strncmp(g->address, "ipc://", 6) == 0) {
             snprintf(wanted, sizeof wanted, "%.240s-heartbeat", g->address);
-        else
-            snprintf(wanted, sizeof wanted, "tcp://127.0.0.1:*");
+        } else {
+            /* Same host as the rendezvous, so every rank that reaches one
+             * reaches the other; the port is any free one. */
+            const char *port = strrchr(g->address, ':');
+            snprintf(wanted, sizeof wanted, "%.*s:*", (int)(port - g->address), g->address);
+        }
         size_t size = sizeof g->beat.endpoint;
         if (zmq_bind(g->beat.socket, wanted) == 0 &&
             zmq_getsockopt(g->beat.socket, ZMQ_LAST_ENDPOINT, g->beat.endpoint, &size) == 0)
@@ -637,12 +641,35 @@ static int join_group(rendezvous_t *g, double join_seconds)
     return start_heartbeat(g);
 }
 
+/* True for tcp://HOST:PORT with a host every rank can connect to (not a
+ * wildcard) and a numeric port, or for ipc://PATH. */
+static bool rendezvous_address_valid(const char *address)
+{
+    if (!address)
+        return false;
+    if (strncmp(address, "ipc://", 6) == 0)
+        return address[6] != '\0';
+    if (strncmp(address, "tcp://", 6) != 0)
+        return false;
+    const char *host = address + 6, *colon = strrchr(host, ':');
+    if (!colon || colon == host || colon[1] == '\0')
+        return false;
+    for (const char *digit = colon + 1; *digit; digit++) {
+        if (*digit < '0' || *digit > '9')
+            return false;
+    }
+    size_t host_length = (size_t)(colon - host);
+    return !(host_length == 1 && host[0] == '*') &&
+           !(host_length == 7 && strncmp(host, "0.0.0.0", 7) == 0);
+}
+
 rendezvous_t *rendezvous_join(const rendezvous_options_t *options)
 {
     const char *address = options->address;
-    if (!address || (strncmp(address, "tcp://127.0.0.1:", 16) != 0 &&
-                     strncmp(address, "ipc://", 6) != 0)) {
-        log_error("rendezvous address %s: expected tcp://127.0.0.1:PORT or ipc://PATH",
+    if (!rendezvous_address_valid(address)) {
+        log_error("rendezvous address %s: expected tcp://HOST:PORT (the address of rank 0's "
+                  "machine that every rank can reach, such as tcp://127.0.0.1:PORT on one "
+                  "machine) or ipc://PATH",
                   address ? address : "(none)");
         return NULL;
     }

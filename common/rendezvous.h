@@ -1,7 +1,7 @@
 /*
  * The rendezvous of a group of worker processes over ZeroMQ.
  *
- * Rank 0 binds an address (tcp://127.0.0.1:PORT or ipc://PATH); every other
+ * Rank 0 binds an address (tcp://HOST:PORT or ipc://PATH); every other
  * process connects to it and requests a rank (or -1 to be assigned one
  * in order of arrival). When all world_size ranks are in, rank 0 sends each
  * its rank, the world size and an opaque blob (on GPUs the NCCL unique id).
@@ -28,7 +28,7 @@
 typedef struct rendezvous rendezvous_t;
 
 typedef struct {
-    const char *address;         /* tcp://127.0.0.1:PORT or ipc://PATH */
+    const char *address;         /* tcp://HOST:PORT or ipc://PATH */
     int rank;                    /* 0 binds; -1 lets rank 0 assign one */
     int world_size;              /* needed by rank 0; 0 elsewhere takes rank 0's */
     double join_seconds;         /* how long to wait for the group; 0: 120 s */

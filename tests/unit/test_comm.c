@@ -262,6 +262,15 @@ static void test_bad_address(void)
     rendezvous_options_t options = {.address = "tcp://0.0.0.0:5555", .rank = 0,
                                     .world_size = 2};
     CHECK(rendezvous_join(&options) == NULL);
+    /* A wildcard host, a missing or non-numeric port and other schemes are
+     * rejected before any socket opens. */
+    const char *bad[] = {"tcp://*:5555", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://:5555",
+                         "tcp://127.0.0.1:port", "udp://127.0.0.1:5555", "ipc://", NULL};
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        options.address = bad[i];
+        CHECK(rendezvous_join(&options) == NULL);
+    }
+    options.address = "tcp://0.0.0.0:5555";
     /* A failed join gives no comm, never a world of one whose collectives
      * succeed alone. */
     CHECK(comm_from_rendezvous(rendezvous_join(&options)) == NULL);
@@ -302,6 +311,12 @@ int main(void)
     snprintf(address, sizeof address, "ipc:///tmp/lmpipe-test-comm-%d-b", (int)getpid());
     CHECK_INT_EQ(run_group(address, 4, 1), 0);
     tcp_address(address, sizeof address, 1);
+    CHECK_INT_EQ(run_group(address, 2, 0), 0);
+    /* Any host the ranks can reach works, as a cluster node's address does;
+     * 127.0.0.2 is another loopback address, so the test stays on this machine. */
+    tcp_address(address, sizeof address, 3);
+    address[14] = '2';
+    CHECK(strncmp(address, "tcp://127.0.0.2:", 16) == 0);
     CHECK_INT_EQ(run_group(address, 2, 0), 0);
     snprintf(address, sizeof address, "ipc:///tmp/lmpipe-test-comm-%d-c", (int)getpid());
     test_lost_rank(address, 0);

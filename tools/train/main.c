@@ -48,7 +48,7 @@ static int check_workers(workers_t *w)
     }
     if (by_hand && (w->rank < 0 || !w->rendezvous)) {
         log_error("a rank started by hand needs --rank R, --world-size N and --rendezvous "
-                  "ADDRESS (tcp://127.0.0.1:PORT or ipc://PATH), all three");
+                  "ADDRESS (tcp://HOST:PORT or ipc://PATH), all three");
         return CLI_USAGE_ERROR;
     }
     if (by_hand && w->rank >= w->world_size) {
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
          "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
          1e9},
         {"nproc", 0, CLI_INT, &workers.nproc, "N", "processes",
-         "start N data-parallel ranks on this machine (rendezvous on 127.0.0.1); --threads "
+         "start N data-parallel ranks on this machine (rendezvous on a local socket); --threads "
          "is shared among them",
          0, 1, 4096},
         {"rank", 0, CLI_INT, &workers.rank, "R", NULL,
@@ -321,7 +321,8 @@ int main(int argc, char **argv)
          "settings hash, because the global batch is world-size x batch-size",
          CLI_SETTING, 1, 1e6},
         {"rendezvous", 0, CLI_STRING, &workers.rendezvous, "ADDRESS", NULL,
-         "rank 0 binds it, the others connect: tcp://127.0.0.1:PORT or ipc://PATH", 0, 0, 0},
+         "rank 0 binds it, the others connect: tcp://HOST:PORT (rank 0's machine) or "
+         "ipc://PATH", 0, 0, 0},
         {"heartbeat-timeout", 0, CLI_DOUBLE, &workers.heartbeat_seconds, "SECONDS", NULL,
          "seconds without a heartbeat after which a rank is lost; the run then stops with an "
          "error that names it", 0, 1,
