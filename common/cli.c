@@ -298,11 +298,19 @@ static int apply_yaml_value(cli_option_t *option, struct fy_node *value, const c
 
 int cli_load_config(cli_program_t *program, const char *path)
 {
+    /* Opened here first because libfyaml prints its own "[ERR]" line for a
+     * file it cannot open, even with FYPCF_QUIET (seen with libfyaml 0.7.12). */
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        log_error("%s: cannot read the settings file given to --config: %s", path,
+                  strerror(errno));
+        return CLI_CONFIG_UNREADABLE;
+    }
+    fclose(probe);
     struct fy_parse_cfg config = {.flags = FYPCF_QUIET};
     struct fy_document *document = fy_document_build_from_file(&config, path);
     if (!document) {
-        log_error("%s: cannot read the settings file (missing, unreadable or not valid YAML)",
-                  path);
+        log_error("%s: the settings file is not valid YAML", path);
         return -1;
     }
     int status = 0;
@@ -567,6 +575,13 @@ static int apply_shared(cli_program_t *program, const shared_option_t *option, c
     return 0;
 }
 
+int cli_exit_status(int parsed)
+{
+    if (parsed == CLI_CONTINUE || parsed == CLI_EXIT_OK)
+        return 0;
+    return parsed == CLI_FAILED ? 1 : 2;
+}
+
 static int usage_error(const cli_program_t *program)
 {
     fprintf(stderr, "Run '%s --help' for usage.\n", program->name);
@@ -713,7 +728,10 @@ int cli_parse(cli_program_t *program, int argc, char **argv)
                 log_error("option \"--config\" needs a value");
                 return usage_error(program);
             }
-            if (cli_load_config(program, value) != 0)
+            int loaded = cli_load_config(program, value);
+            if (loaded == CLI_CONFIG_UNREADABLE)
+                return CLI_FAILED;
+            if (loaded != 0)
                 return usage_error(program);
             index += arg[8] == '=' ? 1 : 2;
             continue;

@@ -66,8 +66,14 @@ typedef struct {
     cli_stage_t *stage;       /* non-NULL for stage programs: adds the shared options */
 } cli_program_t;
 
-/* Parse results. CLI_EXIT_OK means --help or --version was printed. */
-enum { CLI_CONTINUE = 0, CLI_EXIT_OK = 1, CLI_USAGE_ERROR = 2 };
+/* Parse results. CLI_EXIT_OK means --help or --version was printed; CLI_FAILED
+ * means a file the options name could not be read (a --config file), which is
+ * a failure (exit 1) rather than a usage error (exit 2). */
+enum { CLI_CONTINUE = 0, CLI_EXIT_OK = 1, CLI_USAGE_ERROR = 2, CLI_FAILED = 3 };
+
+/* Maps a parse result to the exit status: 0 for CLI_EXIT_OK (and CLI_CONTINUE),
+ * 1 for CLI_FAILED, 2 for CLI_USAGE_ERROR. */
+int cli_exit_status(int parsed);
 
 /*
  * Parses argv against the program's table plus the shared options (-h/--help,
@@ -75,8 +81,9 @@ enum { CLI_CONTINUE = 0, CLI_EXIT_OK = 1, CLI_USAGE_ERROR = 2 };
  * -i, -o, --stats, --threads, --task, --force, --check; also --list-settings, which
  * prints the CLI_SETTING names and returns CLI_EXIT_OK). --config files are applied
  * first and command-line values after them, whatever their order.
- * Returns CLI_CONTINUE, CLI_EXIT_OK, or CLI_USAGE_ERROR after printing an
- * error that names the option and the value.
+ * Returns CLI_CONTINUE, CLI_EXIT_OK, CLI_USAGE_ERROR after printing an error
+ * that names the option and the value, or CLI_FAILED after printing an error
+ * that names a --config file that cannot be opened.
  */
 int cli_parse(cli_program_t *program, int argc, char **argv);
 
@@ -90,8 +97,10 @@ bool cli_check_only(void);
 /* Applies one "key=value" setting, as --set does. Returns 0 or -1 after logging. */
 int cli_set(cli_program_t *program, const char *assignment, const char *origin);
 
-/* Applies a YAML mapping of settings from a file. Returns 0 or -1 after logging
- * the file, line and key. */
+/* Applies a YAML mapping of settings from a file. Returns 0, -1 after logging
+ * the file, line and key of invalid content, or CLI_CONFIG_UNREADABLE after
+ * logging a file that cannot be opened. */
+enum { CLI_CONFIG_UNREADABLE = -2 };
 int cli_load_config(cli_program_t *program, const char *path);
 
 /*

@@ -87,8 +87,13 @@ int doc_parse_json(const char *line, size_t length, doc_t *doc, char *error, siz
     json_error_t parse_error;
     json_t *root = json_loadb(line, length, JSON_REJECT_DUPLICATES, &parse_error);
     if (!root) {
-        snprintf(error, error_size, "invalid JSON at column %d: %s", parse_error.column,
-                 parse_error.text);
+        /* jansson names its flag in this message; say what is wrong instead. */
+        if (json_error_code(&parse_error) == json_error_null_character)
+            snprintf(error, error_size, "contains a NUL character (\\u0000) at column %d, "
+                     "which documents may not hold", parse_error.column);
+        else
+            snprintf(error, error_size, "invalid JSON at column %d: %s", parse_error.column,
+                     parse_error.text);
         return -1;
     }
     int status = -1;
@@ -289,7 +294,15 @@ static int expand_input(const char *input, cli_string_list_t *out)
                       OUTDIR_MANIFEST_NAME);
             return -1;
         }
-        return list_plain_folder(input, out);
+        size_t before = out->count;
+        if (list_plain_folder(input, out) != 0)
+            return -1;
+        if (out->count == before) {
+            log_error("%s: no .jsonl, .jsonl.gz or .jsonl.zst files in this folder; WARC and "
+                      "HTML files go through crawl-ingest first", input);
+            return -1;
+        }
+        return 0;
     }
     cli_string_list_t names = {0};
     if (outdir_list_files(input, false, &names) != 0) {
@@ -480,6 +493,32 @@ doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_inde
     return reader;
 }
 
+/* Accounts for a file whose reading stopped at damage or truncation. */
+static void count_damaged_file(doc_reader_t *reader, stats_t *stats)
+{
+    /* A file that yielded records before the damage was read in part: it is
+     * counted as damaged, not as unreadable, so the exit status reflects that
+     * its records were kept. */
+    uint64_t lines = text_reader_line_number(reader->current);
+    bool yielded = lines > 0;
+    if (!yielded)
+        reader->failed_files++;
+    size_t partial = text_reader_partial_length(reader->current);
+    if (stats) {
+        stats_count(stats, yielded ? "damaged_files" : "unreadable_files", 1);
+        /* The cut last line is a record that came in and could not be kept. */
+        if (partial > 0) {
+            stats_record_in(stats, partial);
+            stats_record_dropped(stats, "truncated_record");
+        }
+    }
+    if (partial > 0)
+        log_error("%s:%llu: dropped the last record, cut after %zu bytes (truncated_record)",
+                  reader->current_path, (unsigned long long)lines + 1, partial);
+    log_error("%s: stopped after line %llu; the records before it are kept",
+              reader->current_path, (unsigned long long)lines);
+}
+
 int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
 {
     doc_clear(doc);
@@ -504,19 +543,10 @@ int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats)
         size_t length;
         int got = text_reader_next_line(reader->current, &line, &length);
         if (got <= 0) {
-            if (got < 0) {
-                /* A file that yielded records before the damage was read in
-                 * part: it is counted as damaged, not as unreadable, so the
-                 * exit status reflects that its records were kept. */
-                bool yielded = text_reader_line_number(reader->current) > 0;
-                if (!yielded)
-                    reader->failed_files++;
-                if (stats)
-                    stats_count(stats, yielded ? "damaged_files" : "unreadable_files", 1);
-                log_error("%s: stopped after line %llu; the records before it are kept",
-                          reader->current_path,
-                          (unsigned long long)text_reader_line_number(reader->current));
-            }
+            if (got < 0)
+                count_damaged_file(reader, stats);
+            else if (text_reader_line_number(reader->current) == 0)
+                log_warn("%s: empty file, no records", reader->current_path);
             text_reader_close(reader->current);
             reader->current = NULL;
             continue;
@@ -596,6 +626,11 @@ bool doc_output_is_folder(const char *output)
 {
     if (strcmp(output, "-") == 0 || endpoint_is_address(output))
         return false;
+    /* An existing path that is not a folder (a file, /dev/null, a pipe) is
+     * written as one file whatever its name. */
+    struct stat info;
+    if (stat(output, &info) == 0)
+        return S_ISDIR(info.st_mode);
     return !(has_suffix(output, ".jsonl") || has_suffix(output, ".jsonl.gz") ||
              has_suffix(output, ".jsonl.zst") || has_suffix(output, ".json"));
 }

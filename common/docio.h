@@ -60,7 +60,9 @@ typedef struct doc_reader doc_reader_t;
  * Opens a reader over `inputs` (files, folders with a manifest, "-"). Folders
  * expand to the files their manifest lists. With task_count > 1 the reader
  * takes files task_index, task_index + task_count, ... of the expanded list,
- * so one file is never split. Returns NULL after logging.
+ * so one file is never split. A folder without a manifest and without
+ * document files is an input that cannot be read, logged with its name.
+ * Returns NULL after logging when no input could be read.
  */
 doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_index,
                               int64_t task_count);
@@ -71,7 +73,9 @@ doc_reader_t *doc_reader_open(const cli_string_list_t *inputs, int64_t task_inde
  * object, missing text, invalid UTF-8) is logged with its file and line,
  * counted in `stats` as a dropped "invalid_record", and skipped; an unreadable
  * or truncated file is logged, counted as "unreadable_file" and the reader
- * moves to the next file. `stats` may be NULL.
+ * moves to the next file. The incomplete last line of a truncated or damaged
+ * compressed file counts as a record in, dropped as "truncated_record". An
+ * empty file is logged as a warning. `stats` may be NULL.
  */
 int doc_reader_next(doc_reader_t *reader, doc_t *doc, stats_t *stats);
 
@@ -108,7 +112,10 @@ outdir_t *doc_writer_outdir(doc_writer_t *writer);
 int doc_writer_finish(doc_writer_t *writer);
 void doc_writer_abort(doc_writer_t *writer);
 
-/* True when `output` names a folder output rather than a file or "-". */
+/* True when `output` names a folder output rather than a file or "-": an
+ * existing folder, or a path that does not exist and lacks a .jsonl,
+ * .jsonl.gz, .jsonl.zst or .json suffix. An existing file or device
+ * (/dev/null) is a file output whatever its name. */
 bool doc_output_is_folder(const char *output);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -56,6 +57,7 @@ struct text_reader {
     char *line;
     size_t line_capacity;
     uint64_t line_number;
+    size_t partial_length;  /* bytes of the line cut by a read error, 0 when none */
 };
 
 enum { READ_CHUNK = 1 << 16 };
@@ -214,8 +216,10 @@ int text_reader_next_line(text_reader_t *reader, char **line, size_t *length)
             break;
         }
         long got = read_raw(reader, reader->buffer, reader->buffer_capacity);
-        if (got < 0)
+        if (got < 0) {
+            reader->partial_length = line_length;
             return -1;
+        }
         reader->buffer_start = 0;
         reader->buffer_end = (size_t)got;
         if (got == 0)
@@ -233,6 +237,11 @@ int text_reader_next_line(text_reader_t *reader, char **line, size_t *length)
 uint64_t text_reader_line_number(const text_reader_t *reader)
 {
     return reader->line_number;
+}
+
+size_t text_reader_partial_length(const text_reader_t *reader)
+{
+    return reader->partial_length;
 }
 
 uint64_t text_reader_compressed_offset(const text_reader_t *reader)
@@ -330,7 +339,7 @@ static void unregister_temporary(char *path)
 
 struct text_writer {
     char *path;
-    char *temporary_path;  /* NULL for standard output */
+    char *temporary_path;  /* NULL for standard output and devices, written in place */
     text_compression_t compression;
     FILE *file;
     gzFile gz;
@@ -355,7 +364,8 @@ static const char *write_error_hint(int error)
 static void report_write_error(const text_writer_t *writer, const char *what, int error)
 {
     if (!writer->temporary_path) {
-        log_error("standard output: %s failed: %s", what, strerror(error));
+        log_error("%s: %s failed: %s", writer->file == stdout ? "standard output" : writer->path,
+                  what, strerror(error));
         return;
     }
     log_error("%s: %s failed: %s%s (while writing the temporary file %s)", writer->path, what,
@@ -369,8 +379,17 @@ text_writer_t *text_writer_open(const char *path, text_compression_t compression
         return NULL;
     writer->path = strdup(path);
     writer->compression = compression;
+    struct stat info;
     if (strcmp(path, "-") == 0) {
         writer->file = stdout;
+    } else if (stat(path, &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
+        /* A device or pipe such as /dev/null cannot be replaced by a rename,
+         * so it is written in place. */
+        writer->file = fopen(path, "wb");
+        if (!writer->file) {
+            log_error("%s: cannot open for writing: %s", path, strerror(errno));
+            goto fail;
+        }
     } else {
         size_t size = strlen(path) + 32;
         writer->temporary_path = malloc(size);
@@ -493,9 +512,13 @@ int text_writer_commit(text_writer_t *writer)
         ZSTD_inBuffer empty = {NULL, 0, 0};
         status = zstd_drain(writer, &empty, ZSTD_e_end);
     }
-    if (writer->file == stdout) {
-        if (fflush(stdout) != 0 && status == 0) {
-            log_error("standard output: write failed: %s", strerror(errno));
+    if (!writer->temporary_path) {
+        if (fflush(writer->file) != 0 && status == 0) {
+            report_write_error(writer, "write", errno);
+            status = -1;
+        }
+        if (writer->file != stdout && fclose(writer->file) != 0 && status == 0) {
+            report_write_error(writer, "close", errno);
             status = -1;
         }
         writer_free(writer);

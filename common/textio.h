@@ -36,6 +36,10 @@ int text_reader_next_line(text_reader_t *reader, char **line, size_t *length);
 long text_reader_read(text_reader_t *reader, void *buffer, size_t capacity);
 
 uint64_t text_reader_line_number(const text_reader_t *reader);
+/* Length in bytes of the incomplete line that was pending when
+ * text_reader_next_line returned -1 (the last record of a truncated or damaged
+ * file), or 0 when the error fell on a line boundary. */
+size_t text_reader_partial_length(const text_reader_t *reader);
 /* Bytes read so far from the underlying (compressed) file. */
 uint64_t text_reader_compressed_offset(const text_reader_t *reader);
 const char *text_reader_path(const text_reader_t *reader);
@@ -46,7 +50,9 @@ typedef struct text_writer text_writer_t;
 /*
  * Opens a writer on `path` ("-" for standard output). A file is written under
  * a temporary name beside it and renamed into place by text_writer_commit, so
- * readers never see a half-written file. `level` is the compression level
+ * readers never see a half-written file. An existing path that is neither a
+ * regular file nor a folder (/dev/null, a pipe) is written in place, without
+ * a temporary file. `level` is the compression level
  * (0 for the library default). Until the commit or abort, SIGINT, SIGTERM
  * and SIGHUP remove the temporary file and then end the process as the
  * signal's default action would; a signal that already has a handler keeps

@@ -140,7 +140,8 @@ static size_t utf8_prefix_length(const char *text, size_t limit)
 /* Reads the documents and counts their words; returns the counts or NULL. */
 static bpe_word_counts_t *count_words(const cli_program_t *program,
                                       const train_settings_t *settings, stats_t *stats,
-                                      size_t *failed_inputs, size_t *input_count)
+                                      size_t *failed_inputs, size_t *input_count,
+                                      uint64_t *valid_records)
 {
     const cli_stage_t *stage = program->stage;
     doc_reader_t *reader = doc_reader_open(&stage->inputs, 0, 1);
@@ -164,6 +165,7 @@ static bpe_word_counts_t *count_words(const cli_program_t *program,
     doc_init(&doc);
     int status = 0;
     while (remaining > 0 && doc_reader_next(reader, &doc, stats) == 1) {
+        (*valid_records)++;
         stats_record_in(stats, doc.text_length);
         if (rate_limit != UINT64_MAX && XXH3_64bits(doc.text, doc.text_length) >= rate_limit) {
             stats_record_dropped(stats, "not_sampled");
@@ -258,9 +260,13 @@ static int run_training(const cli_program_t *program, const train_settings_t *se
     stats_init(&stats, "bpe-train");
     double start = time_now_seconds();
     size_t failed_inputs = 0, input_count = 0;
+    uint64_t valid_records = 0;
     bpe_word_counts_t *counts = count_words(program, settings, &stats, &failed_inputs,
-                                            &input_count);
-    if (!counts || stage_exit_status(failed_inputs, input_count) != 0) {
+                                            &input_count, &valid_records);
+    bool all_invalid = counts && valid_records == 0 && stats.records_in > 0;
+    if (all_invalid)
+        log_error("no valid document in the input; every record was invalid");
+    if (!counts || all_invalid || stage_exit_status(failed_inputs, input_count) != 0) {
         bpe_word_counts_free(counts);
         stats_free(&stats);
         return 1;
@@ -347,7 +353,7 @@ int main(int argc, char **argv)
         .stage = &stage,
     };
     int parsed = parse_options(&program, &settings, argc, argv);
-    int status = parsed == CLI_EXIT_OK ? 0 : 2;
+    int status = cli_exit_status(parsed);
     if (parsed == CLI_CONTINUE) {
         outdir_identity_t identity = {0};
         int prepared = stage_prepare(&program, &identity);

@@ -274,6 +274,11 @@ static int run_clean(const cli_program_t *program, const clean_settings_t *setti
         return -1;
     if (clean_all(program, settings, run) != 0)
         return -1;
+    /* Checked before any output completes, so no manifest marks it as done. */
+    if (run->valid_records == 0 && run->stats.records_in > 0) {
+        log_error("no valid document in the input; every record was invalid");
+        return -1;
+    }
     if (run->rejected) {
         int status = doc_writer_finish(run->rejected);
         run->rejected = NULL;
@@ -304,10 +309,6 @@ static int execute(const cli_program_t *program, const clean_settings_t *setting
         stats_log_summary(&run.stats);
         status = stage_exit_status(doc_reader_failed_files(run.reader),
                                    doc_reader_file_count(run.reader));
-        if (status == 0 && run.valid_records == 0 && run.stats.records_in > 0) {
-            log_error("no valid document in the input; every record was invalid");
-            status = 1;
-        }
     }
     if (run.rejected)
         doc_writer_abort(run.rejected);
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
         .stage = &stage,
     };
     int parsed = cli_parse(&program, argc, argv);
-    int status = parsed == CLI_EXIT_OK ? 0 : 2;
+    int status = cli_exit_status(parsed);
     if (parsed == CLI_CONTINUE) {
         status = clean_settings_check(&settings) == 0 ? 0 : 2;
         if (status == 0 && clean_lists_load(&settings) != 0)

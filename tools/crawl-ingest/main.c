@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "docio.h"
@@ -52,6 +53,16 @@ static size_t task_file_count(const cli_stage_t *stage)
     return count;
 }
 
+/* Warns about an empty input file, which yields no records without being an
+ * error: the exit status still depends only on inputs that could not be read. */
+static void warn_if_empty(const char *path)
+{
+    struct stat info;
+    if (strcmp(path, "-") != 0 && stat(path, &info) == 0 && S_ISREG(info.st_mode) &&
+        info.st_size == 0)
+        log_warn("%s: empty file, no records", path);
+}
+
 /* HTML files are converted in groups of this many consecutive inputs. */
 enum { HTML_GROUP = 1024 };
 
@@ -91,6 +102,7 @@ static int run_ingest(const cli_program_t *program, const outdir_identity_t *ide
             done = collect_html_run(stage, i, html_paths);
             status = ingest_html_files(run, html_paths, done, failed_inputs);
         } else {
+            warn_if_empty(path);
             status = ingest_input(run, path, kind);
         }
         if (status == INGEST_FATAL) {
@@ -157,7 +169,7 @@ int main(int argc, char **argv)
     int parsed = parse_options(&program, argc, argv);
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
 
     size_t missing = 0;

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     int parsed = parse_options(&program, &settings, argc, argv);
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
 
     outdir_identity_t identity = {0};

@@ -204,7 +204,7 @@ int main(int argc, char **argv)
         parsed = CLI_USAGE_ERROR;
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
     kernels_set_threads((int)stage.threads);
     settings.output = stage.output;

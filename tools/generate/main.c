@@ -339,7 +339,7 @@ int main(int argc, char **argv)
     }
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
     kernels_set_threads((int)settings.threads);
     int status = run(&settings);

@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         parsed = check_options(&program, &settings);
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
     if (settings.inspect_path) {
         int status = shard_inspect(&settings);

@@ -212,12 +212,19 @@ static int encode_documents(tokenize_run_t *run, const cli_program_t *program,
         log_error("no input could be read");
         status = -1;
     }
-    if (status == 0 && stats_dropped_for(&stats, "invalid_record") > 0)
-        log_warn("%llu invalid records were skipped",
-                 (unsigned long long)stats_dropped_for(&stats, "invalid_record"));
+    /* The reader counted the invalid and truncated records in and dropped;
+     * the encoded ones are added here. */
+    stats.records_in += run->records;
+    stats.records_kept = run->records;
+    stats.bytes_in += run->bytes;
+    if (status == 0 && run->records == 0 && stats.records_in > 0) {
+        log_error("no valid document in the input; every record was invalid");
+        status = -1;
+    }
+    if (status == 0 && stats.records_dropped > 0)
+        log_warn("%llu records were skipped (invalid or truncated)",
+                 (unsigned long long)stats.records_dropped);
     if (status == 0 && stage->stats_path) {
-        stats.records_in = stats.records_kept = run->records;
-        stats.bytes_in = run->bytes;
         stats_count(&stats, "tokens", run->tokens);
         status = stats_write_json(&stats, stage->stats_path);
     }
@@ -382,7 +389,7 @@ int main(int argc, char **argv)
         .stage = &stage,
     };
     int parsed = parse_options(&program, &settings, argc, argv);
-    int status = parsed == CLI_EXIT_OK ? 0 : 2;
+    int status = cli_exit_status(parsed);
     if (parsed == CLI_CONTINUE)
         status = run_tokenize(&program, &settings);
     cli_free(&program);
