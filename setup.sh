@@ -47,11 +47,17 @@ install_missing() {
         "${missing[@]}" >/dev/null
 }
 
+# build FOLDER [MESON-OPTIONS...]: configures FOLDER with the options, or applies
+# them to a folder configured earlier (a demo build has no -Dwerror), then builds.
+# Options not named keep the values the folder has.
 build() {
     local folder=$1; shift
     if [ ! -f "$folder/build.ninja" ]; then
         log "configuring $folder"
         meson setup "$folder" "$@" >/dev/null
+    elif [ $# -gt 0 ]; then
+        log "applying $* to $folder"
+        meson configure "$folder" "$@" >/dev/null
     fi
     log "building $folder"
     ninja -C "$folder" >/dev/null

@@ -352,10 +352,7 @@ static bool process_runs(long pid)
     return !(close && close[1] == ' ' && close[2] == 'Z');
 }
 
-/* Removes the temporary files "NAME.tmp-PID" that a killed run left in the
- * folder. A file whose process still runs belongs to a concurrent task and
- * stays. */
-static void remove_orphaned_temporaries(const char *folder)
+void outdir_remove_orphaned_temporaries(const char *folder)
 {
     DIR *directory = opendir(folder);
     if (!directory)
@@ -424,7 +421,7 @@ outdir_t *outdir_open(const char *path, const outdir_identity_t *identity)
     }
     if (manifest && unlink(manifest) == 0)
         log_info("%s: removed the earlier manifest; the folder is being rebuilt", path);
-    remove_orphaned_temporaries(path);
+    outdir_remove_orphaned_temporaries(path);
     free(manifest);
     free(record);
     log_debug("%s: output opened for task %lld of %lld", path, (long long)identity->task_index,

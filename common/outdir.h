@@ -71,6 +71,14 @@ bool outdir_is_current(const char *path, const outdir_identity_t *identity);
 outdir_t *outdir_open(const char *path, const outdir_identity_t *identity);
 const char *outdir_path(const outdir_t *outdir);
 
+/*
+ * Removes the temporary files "NAME.tmp-PID" in `folder` (not in its subfolders)
+ * whose process PID no longer runs or is a zombie, logging each one. A file of
+ * this process or of one that still runs stays, because a concurrent writer
+ * owns it. A missing or unreadable folder is not an error.
+ */
+void outdir_remove_orphaned_temporaries(const char *folder);
+
 /* Opens a text writer for file `name` inside the folder (temporary name until
  * outdir_commit_text). */
 text_writer_t *outdir_create_text(outdir_t *outdir, const char *name,

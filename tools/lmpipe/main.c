@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command_help.h"
 #include "dispatch.h"
 #include "lmpipe_version.h"
 #include "log.h"
@@ -38,11 +39,17 @@ static void print_help(void)
            "       lmpipe PROGRAM [ARGS...]            run one stage program\n"
            "       lmpipe run --help                   options of run\n\n"
            "Programs (found beside lmpipe, in the build tree, or on PATH):\n");
+    /* Known names without an executable, such as programs of later versions, are left out. */
+    size_t found = 0;
     for (const char *const *name = pipeline_program_names(); *name; name++) {
         char *path = dispatch_find_program(*name);
-        printf("  %-14s %s\n", *name, path ? path : "(not built)");
+        if (path)
+            printf("  %-14s %s\n", *name, path);
+        found += path != NULL;
         free(path);
     }
+    if (found == 0)
+        printf("  none; build them with ninja in the build folder or put them on PATH\n");
     printf("\nlmpipe run prints each stage's command line with --dry-run; running those\n"
            "lines in a shell does the same work.\n");
 }
@@ -175,7 +182,7 @@ static int run_command(int argc, char **argv)
     jobs = cpus > 0 ? cpus : 1;
     cli_string_list_t positional = {0};
     split_positional(&argc, argv, &positional);
-    int status = cli_parse(&run_program, argc, argv);
+    int status = command_parse(&run_program, argc, argv);
     if (status != CLI_CONTINUE) {
         cli_string_list_free(&positional);
         cli_free(&run_program);
@@ -248,7 +255,7 @@ static int status_command(int argc, char **argv)
 {
     cli_string_list_t positional = {0};
     split_positional(&argc, argv, &positional);
-    int status = cli_parse(&status_program, argc, argv);
+    int status = command_parse(&status_program, argc, argv);
     if (status != CLI_CONTINUE) {
         cli_string_list_free(&positional);
         cli_free(&status_program);
@@ -301,7 +308,7 @@ static int report_command(int argc, char **argv)
 {
     cli_string_list_t positional = {0};
     split_positional(&argc, argv, &positional);
-    int status = cli_parse(&report_program, argc, argv);
+    int status = command_parse(&report_program, argc, argv);
     if (status != CLI_CONTINUE) {
         cli_string_list_free(&positional);
         cli_free(&report_program);

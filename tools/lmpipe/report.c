@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "folders.h"
 #include "log.h"
 #include "outdir.h"
 #include "pipeline.h"
@@ -312,6 +314,17 @@ static void write_stage_section(FILE *out, json_t *entry)
     fprintf(out, "</section>\n");
 }
 
+/* Closes the page; returns 0, or -1 after logging when any write failed. */
+static int close_html(FILE *out, const char *path)
+{
+    int status = ferror(out) ? -1 : 0;
+    if (fclose(out) != 0 || status != 0) {
+        log_error("failed to write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int write_html(const char *path, json_t *report)
 {
     FILE *out = fopen(path, "w");
@@ -330,7 +343,15 @@ static int write_html(const char *path, json_t *report)
     write_escaped(out, json_string_value(json_object_get(report, "run_dir")));
     fprintf(out, "</h1>\n<p>Pipeline ");
     write_escaped(out, json_string_value(json_object_get(report, "pipeline")));
-    fprintf(out, "</p>\n<section id=\"funnel\"><h2>Data funnel</h2>\n");
+    fprintf(out, "</p>\n");
+    if (!json_is_true(json_object_get(report, "has_run"))) {
+        fprintf(out, "<p id=\"not-run\">Nothing has run yet: no stage has a recorded state, "
+                "stats file or manifest. Run <code>lmpipe run ");
+        write_escaped(out, json_string_value(json_object_get(report, "pipeline")));
+        fprintf(out, "</code> first, then write this report again.</p>\n</body></html>\n");
+        return close_html(out, path);
+    }
+    fprintf(out, "<section id=\"funnel\"><h2>Data funnel</h2>\n");
     json_t *funnel = json_object_get(report, "funnel");
     write_funnel_chart(out, "Documents per stage", funnel, "records_in", "records_kept");
     write_funnel_chart(out, "Bytes per stage", funnel, "bytes_in", "bytes_out");
@@ -340,12 +361,7 @@ static int write_html(const char *path, json_t *report)
     json_array_foreach(json_object_get(report, "stages"), index, entry)
         write_stage_section(out, entry);
     fprintf(out, "</body></html>\n");
-    int status = ferror(out) ? -1 : 0;
-    if (fclose(out) != 0 || status != 0) {
-        log_error("failed to write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return close_html(out, path);
 }
 
 /* --- entry point ----------------------------------------------------------------------- */
@@ -358,9 +374,14 @@ static json_t *build_report(const pipeline_t *pipeline, json_t *state)
     json_object_set_new(report, "pipeline", json_string(pipeline->path));
     json_t *stages = json_array();
     json_t *funnel = json_array();
+    /* A run has started once lmpipe wrote its state file or any stage left output, which
+     * also covers folders made by the stage programs alone, without lmpipe run. */
+    bool has_run = state != NULL;
     for (size_t k = 0; k < pipeline->stage_count; k++) {
         json_t *entry = stage_numbers(&pipeline->stages[pipeline->order[k]], state);
         json_t *stats = json_object_get(entry, "stats");
+        has_run = has_run || stats || json_object_get(entry, "output_records") ||
+                  json_object_get(entry, "training");
         if (stats && json_integer_value(json_object_get(stats, "records_in")) > 0) {
             json_t *row = json_object();
             json_object_set(row, "stage", json_object_get(entry, "stage"));
@@ -372,6 +393,7 @@ static json_t *build_report(const pipeline_t *pipeline, json_t *state)
         }
         json_array_append_new(stages, entry);
     }
+    json_object_set_new(report, "has_run", json_boolean(has_run));
     json_object_set_new(report, "funnel", funnel);
     json_object_set_new(report, "stages", stages);
     return report;
@@ -431,11 +453,15 @@ int report_write(const char *target, const char *run_dir_override, const char *o
     char html[PATH_MAX + 16], json_path[PATH_MAX + 16];
     snprintf(html, sizeof html, "%s/report.html", output_path);
     snprintf(json_path, sizeof json_path, "%s/report.json", output_path);
-    if (mkdir(output_path, 0777) != 0 && errno != EEXIST) {
-        log_error("failed to create folder %s: %s", output_path, strerror(errno));
-    } else if (json_dump_file(report, json_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+    if (!json_is_true(json_object_get(report, "has_run")))
+        log_info("nothing has run yet in %s, and the report states that; run 'lmpipe run %s' "
+                 "first", pipeline.run_dir, pipeline.path);
+    bool written = folders_create(output_path) == 0;
+    if (written && json_dump_file(report, json_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
         log_error("failed to write %s: %s", json_path, strerror(errno));
-    } else if (write_html(html, report) == 0) {
+        written = false;
+    }
+    if (written && write_html(html, report) == 0) {
         log_info("report written to %s and %s", html, json_path);
         result = 0;
     }

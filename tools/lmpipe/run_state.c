@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "outdir.h"
 
 json_t *run_state_create(const pipeline_t *pipeline)
 {
@@ -61,6 +62,13 @@ int run_state_write(json_t *state, const char *run_dir)
         return -1;
     }
     return 0;
+}
+
+void run_state_remove_temporaries(const char *run_dir)
+{
+    char folder[4200];
+    snprintf(folder, sizeof folder, "%s/%s", run_dir, RUN_STATE_FOLDER);
+    outdir_remove_orphaned_temporaries(folder);
 }
 
 json_t *run_state_read(const char *run_dir)

@@ -19,44 +19,13 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "folders.h"
 #include "incremental.h"
 #include "log.h"
 #include "outdir.h"
 #include "plan.h"
 #include "process.h"
 #include "run_state.h"
-
-/* Creates `path` and its missing parents, like mkdir -p. Returns 0 or -1 after logging. */
-static int make_folders(const char *path)
-{
-    char buffer[4096];
-    snprintf(buffer, sizeof buffer, "%s", path);
-    for (char *slash = buffer + 1; *slash; slash++) {
-        if (*slash != '/')
-            continue;
-        *slash = '\0';
-        if (mkdir(buffer, 0777) != 0 && errno != EEXIST) {
-            log_error("failed to create folder %s: %s", buffer, strerror(errno));
-            return -1;
-        }
-        *slash = '/';
-    }
-    if (mkdir(buffer, 0777) != 0 && errno != EEXIST) {
-        log_error("failed to create folder %s: %s", buffer, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int make_parent_folder(const char *file)
-{
-    const char *slash = strrchr(file, '/');
-    if (!slash || slash == file)
-        return 0;
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%.*s", (int)(slash - file), file);
-    return make_folders(parent);
-}
 
 /* Identity of an output's manifest file: changes whenever the stage rewrites it. */
 typedef struct {
@@ -211,7 +180,7 @@ static int start_task(scheduler_t *scheduler, size_t index)
 
     if (task == 0) {
         if (stage->stdout_path) {
-            if (make_parent_folder(stage->stdout_path) != 0)
+            if (folders_create_parent(stage->stdout_path) != 0)
                 return -1;
             /* The captured output appears under its name only when the stage succeeds. */
             snprintf(progress->temporary_stdout, sizeof progress->temporary_stdout,
@@ -713,10 +682,11 @@ int runner_run(const pipeline_t *pipeline, const runner_options_t *options)
     }
 
     install_signal_forwarding();
-    if (make_folders(pipeline->run_dir) != 0) {
+    if (folders_create(pipeline->run_dir) != 0) {
         result = RUNNER_STAGE_FAILED;
         goto done;
     }
+    run_state_remove_temporaries(pipeline->run_dir);
     size_t jobs = options->jobs > 0 ? (size_t)options->jobs : 1;
     if (jobs > MAX_JOBS)
         jobs = MAX_JOBS;
