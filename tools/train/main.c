@@ -306,8 +306,8 @@ int main(int argc, char **argv)
          "When FOLDER has no checkpoint yet, the run starts from scratch with --model-config",
          0, 0, 0},
         {"peak-gflops", 0, CLI_DOUBLE, &settings.peak_gflops, "G", NULL,
-         "machine peak for the MFU in the step log; 0 measures the sgemm rate at start", 0, 0,
-         1e9},
+         "peak of all ranks together for the MFU in the step log; 0 measures, at start, the "
+         "rate of the matrix products in the chosen matmul-precision", 0, 0, 1e9},
         {"nproc", 0, CLI_INT, &workers.nproc, "N", "processes",
          "start N data-parallel ranks on this machine (rendezvous on a local socket); --threads "
          "is shared among them",
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
     cli_stage_t stage = {.threads = sysconf(_SC_NPROCESSORS_ONLN)};
     cli_program_t program = {
         .name = "train",
-        .summary = "train a GPT-2 model on token shards",
+        .summary = "train a GPT-2 or Llama family model on token shards",
         .usage = "[options] --model-config FILE SHARD_FOLDER -o OUTPUT",
         .description =
             "Reads the train and val splits of a shard folder (written by shard) and writes "
@@ -354,13 +354,14 @@ int main(int argc, char **argv)
         parsed = check_workers(&workers);
     if (parsed != CLI_CONTINUE) {
         cli_free(&program);
-        return parsed == CLI_EXIT_OK ? 0 : 2;
+        return cli_exit_status(parsed);
     }
 
     comm_t *comm = join_workers(&workers, &stage.threads);
     int status = -1;
     if (comm) {
         kernels_set_threads((int)stage.threads);
+        settings.threads = stage.threads;
         status = trainer_run(&program, &settings, stage.inputs.items[0], stage.output, comm);
     }
     comm_close(comm);

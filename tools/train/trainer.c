@@ -30,6 +30,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "outdir.h"
+#include "peak.h"
 #include "stage.h"
 #include "stats.h"
 #include "tokenizer.h"
@@ -96,45 +97,6 @@ static void history_push(outlier_history_t *h, double loss, double grad_norm)
     h->loss[h->count] = loss;
     h->grad_norm[h->count] = grad_norm;
     h->count++;
-}
-
-/*
- * Returns the best rate in GFLOP/s of fp32 products (512 x 1024) @ (1024 x
- * 1024)^T through the kernels over about half a second, the machine's
- * practical peak for the MFU, or 0 when the buffers cannot be allocated. The
- * inputs are random and the first product only warms up the threads, so the
- * rate is neither flattered by zeros nor lowered by start-up.
- * NOTE: on cores shared with other work the rate comes out low and the MFU
- * high; pass --peak-gflops measured on an idle machine for a fair figure.
- */
-static double measure_sgemm_gflops(void)
-{
-    enum { N = 512, C = 1024 };
-    float *a = malloc((size_t)N * C * sizeof(float)), *w = malloc((size_t)C * C * sizeof(float));
-    float *out = malloc((size_t)N * C * sizeof(float));
-    double best = 0.0;
-    if (a && w && out) {
-        uint64_t state = 0x9e3779b97f4a7c15ull;
-        for (size_t i = 0; i < (size_t)C * C; i++) {
-            state = state * 6364136223846793005ull + 1442695040888963407ull;
-            float value = (float)(state >> 40) / (float)(1u << 24) - 0.5f;
-            w[i] = value;
-            if (i < (size_t)N * C)
-                a[i] = -value;
-        }
-        tensor_t t_out = TENSOR_2D(out, N, C), t_a = TENSOR_2D(a, N, C), t_w = TENSOR_2D(w, C, C);
-        double deadline = time_now_seconds() + 0.5;
-        for (int i = 0; i < 50 && (i < 4 || time_now_seconds() < deadline); i++) {
-            double start = time_now_seconds();
-            if (kernels_matmul_forward(&t_out, &t_a, &t_w, NULL) != KERNELS_OK)
-                break;
-            double rate = 2.0 * N * C * C / (time_now_seconds() - start) / 1e9;
-            if (i > 0 && rate > best)
-                best = rate;
-        }
-    }
-    free(a), free(w), free(out);
-    return best;
 }
 
 /* Finds the tokenizer, checks it against the shards and records its hash. */
@@ -519,6 +481,28 @@ static int save_checkpoint(trainer_t *tr, const char *folder, int64_t step, doub
     return status;
 }
 
+/*
+ * Sets the denominator of the MFU: --peak-gflops, or the measured rate of
+ * this rank's threads in the matmul precision that runs, times the ranks
+ * (they run alike), since the step log counts the tokens of all of them.
+ */
+static void set_peak(trainer_t *tr)
+{
+    const train_settings_t *s = tr->settings;
+    int ranks = comm_world_size(tr->comm);
+    if (s->peak_gflops > 0) {
+        tr->peak_gflops = s->peak_gflops;
+        log_info("MFU against %.1f GFLOP/s (--peak-gflops)", tr->peak_gflops);
+        return;
+    }
+    double rank_peak = peak_measure_gflops((int)s->threads);
+    tr->peak_gflops = rank_peak > 0 ? rank_peak * ranks : NAN;
+    log_info("MFU against %.1f GFLOP/s (measured %s products: %lld thread(s) x %d rank(s) x "
+             "%.1f GFLOP/s per thread)",
+             tr->peak_gflops, s->matmul_precision, (long long)s->threads, ranks,
+             rank_peak / (double)s->threads);
+}
+
 /* Model FLOPs per token of a training step: 6 per parameter (forward and
  * backward) plus the attention products, 6 * L * C * T (causal, so half of
  * the dense 12 * L * C * T). Embedding lookups are counted in N, which
@@ -695,6 +679,22 @@ static int train_steps(trainer_t *tr, double *mean_step_seconds, double *last_lo
     *mean_step_seconds = steps_here ? step_seconds / (double)steps_here : 0.0;
     tr->elapsed_before += time_now_seconds() - run_start;
     return 0;
+}
+
+/* Logs that training stopped, with the --resume hint only when the output
+ * folder contains a checkpoint to resume from. */
+static void log_stopped(const char *output)
+{
+    char *path = NULL;
+    if (find_newest_checkpoint(output, &path) == 1)
+        log_error("training stopped; its last checkpoint %s resumes with --resume (same shards "
+                  "and settings)",
+                  path);
+    else
+        log_error("training stopped before its first checkpoint, so nothing in %s resumes; "
+                  "fix the error above and train again",
+                  output);
+    free(path);
 }
 
 /* Lists the files of the finished run in the manifest. */
@@ -888,11 +888,7 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
     if (open_data(&tr) != 0)
         goto done;
     optimizer_parse_schedule(settings->schedule, &tr.schedule); /* checked by main */
-    tr.peak_gflops = settings->peak_gflops > 0 ? settings->peak_gflops : measure_sgemm_gflops();
-    if (tr.peak_gflops <= 0)
-        tr.peak_gflops = NAN;
-    log_info("MFU against %.1f GFLOP/s (%s)", tr.peak_gflops,
-             settings->peak_gflops > 0 ? "--peak-gflops" : "measured fp32 sgemm");
+    set_peak(&tr);
     /* The model loads before the output folder opens, because opening it
      * removes the files of an earlier run there, final/ included. */
     if (init_model(&tr) != 0 || model_alloc_grads(&tr.model) != 0)
@@ -939,9 +935,7 @@ int trainer_run(const cli_program_t *program, const train_settings_t *settings,
     if (train_steps(&tr, &mean_step_seconds, &last_loss) != 0) {
         end_progress_line(&tr);
         if (tr.is_root)
-            log_error("training stopped; the last checkpoint in %s/checkpoints resumes with "
-                      "--resume (same shards and settings)",
-                      output);
+            log_stopped(output);
         goto done;
     }
     if (!tr.is_root) {

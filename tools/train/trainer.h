@@ -37,9 +37,10 @@ typedef struct {
     int64_t keep_every;       /* step folders at multiples of this are kept too */
     char *init_from;          /* Hugging Face checkpoint folder to start from */
     char *continue_from;      /* earlier run's output or checkpoint folder to continue */
-    double peak_gflops;       /* machine peak for the MFU; 0 measures sgemm */
+    double peak_gflops;       /* peak of all ranks for the MFU; 0 measures it */
     double skip_outliers;     /* z-score above which a step is skipped; 0: never */
     char *matmul_precision;   /* fp32, bf16 or auto; fp32 or bf16 once settled */
+    int64_t threads;          /* compute threads of this rank */
 } train_settings_t;
 
 /*

@@ -115,4 +115,4 @@ expect_grep 'needs --rank R and --rendezvous ADDRESS' "$WORK/err"
 expect_exit 2 run -o "$WORK/bad" --nproc 2 --world-size 3
 expect_grep 'drop --rank, --world-size' "$WORK/err"
 expect_exit 1 run -o "$WORK/bad" --rank 0 --world-size 2 --rendezvous tcp://0.0.0.0:5555
-expect_grep 'expected tcp://127.0.0.1:PORT or ipc://PATH' "$WORK/err"
+expect_grep 'rendezvous address tcp://0.0.0.0:5555: expected tcp://HOST:PORT .* or ipc://PATH' "$WORK/err"

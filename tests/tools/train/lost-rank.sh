@@ -55,7 +55,8 @@ start_pair frozen
 kill -STOP "$rank1"
 expect_stop "$rank0" 15
 expect_grep "rank 1 of 2 \(pid $rank1 on [^,]+, last completed step [0-9]+\) was lost: it sent no heartbeat for 3 s" "$WORK/rank0.err"
-expect_grep "last checkpoint in $WORK/frozen/checkpoints resumes with --resume" "$WORK/rank0.err"
+expect_grep "its last checkpoint $WORK/frozen/checkpoints/step-[0-9]{6} resumes with --resume" \
+    "$WORK/rank0.err"
 kill -9 "$rank1"
 [ ! -e "$WORK/frozen/manifest.json" ] || fail "a stopped run wrote a manifest"
 

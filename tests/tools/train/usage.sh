@@ -22,3 +22,17 @@ make_shards "$WORK/shards"
 expect_exit 1 "$(tool train)" --model-config "$WORK/bad.yaml" "$WORK/shards" -o "$WORK/run"
 expect_grep "bad.yaml:2: unknown model config key 'n_heads'" "$WORK/err"
 [ ! -e "$WORK/run/manifest.json" ] || fail "a failed run wrote a manifest"
+
+# The help names both model families.
+expect_exit 0 "$(tool train)" --help
+expect_grep 'train a GPT-2 or Llama family model' "$WORK/out"
+
+# A run that fails before its first checkpoint offers no --resume: there is
+# nothing to resume from.
+expect_exit 1 "$(tool train)" "$WORK/shards" -o "$WORK/huge" \
+    --model-config "$LMPIPE_SOURCE/pipelines/models/demo-small.yaml" \
+    --set steps=2 --set batch-size=100000 --set checkpoint-every=1 --threads 1
+expect_grep 'training stopped before its first checkpoint, so nothing in .*/huge resumes' \
+    "$WORK/err"
+! grep -q -- '--resume' "$WORK/err" || fail "a run without a checkpoint suggested --resume"
+[ ! -e "$WORK/huge/checkpoints" ] || fail "a run that stopped at step 1 wrote checkpoints"
