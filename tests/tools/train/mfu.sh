@@ -39,6 +39,10 @@ expect_exit 0 "$(tool train)" "$WORK/shards" -o "$WORK/given" --peak-gflops 1000
     --model-config "$LMPIPE_SOURCE/pipelines/models/demo.yaml" --set steps=2 \
     --set batch-size=8 --set seq-len=64 --set matmul-precision=fp32
 expect_grep 'MFU against 1000000.0 GFLOP/s \(--peak-gflops\)' "$WORK/err"
-awk '{ if ($0 ~ /"mfu": 0.0000/) n++ } END { exit n == 0 }' "$WORK/given/train_log.jsonl" \
-    || fail "an MFU against a peak of 1 PFLOP/s did not round to 0.0000"
+# A few hundred GFLOP/s at most on this model, so every MFU stays below 0.001.
+python3 - "$WORK/given/train_log.jsonl" <<'PY' || fail "an MFU against a peak of 1 PFLOP/s was not below 0.001"
+import json, sys
+values = [json.loads(line)["mfu"] for line in open(sys.argv[1]) if '"mfu"' in line]
+sys.exit(0 if values and all(0 <= v < 0.001 for v in values) else 1)
+PY
 [ "${#precisions[@]}" -eq 2 ] || skip "this build has no bf16 products; the MFU checked for fp32 only"
