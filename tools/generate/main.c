@@ -7,6 +7,11 @@
  * the KV-cache decode step token by token; then tokens are sampled and
  * printed as soon as they form whole UTF-8 characters, until <|endoftext|>,
  * --max-tokens or the model's context length.
+ *
+ * With valid-utf8 on (the default), each step first masks the tokens whose
+ * bytes would make the generated text invalid UTF-8 (utf8_mask.h); the
+ * repetition penalty, temperature, top-k and top-p then work on the tokens
+ * that remain, so they choose among valid continuations only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,7 @@
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
+#include "utf8_mask.h"
 
 #include <utf8proc.h>
 
@@ -35,6 +41,7 @@ typedef struct {
     int64_t seed;
     int64_t threads;
     bool echo;
+    bool valid_utf8;
 } generate_settings_t;
 
 /* Reads all of standard input into a malloc'ed NUL-terminated string. */
@@ -191,6 +198,7 @@ static int generate(const generate_settings_t *s, const model_t *model,
     token_buffer_t ids = {0};
     model_kv_cache_t cache = {0};
     sampler_t sampler = {0};
+    utf8_mask_t mask = {0};
     tokenizer_stream_t stream;
     tokenizer_stream_init(&stream, tokenizer);
     float *logits = malloc((size_t)model->config.padded_vocab_size * sizeof(float));
@@ -203,7 +211,8 @@ static int generate(const generate_settings_t *s, const model_t *model,
     if (!logits || encode_prompt(s, tokenizer, &ids) != 0 ||
         model_kv_cache_init(model, &cache) != 0 ||
         sampler_init(&sampler, (int)tokenizer_vocab_size(tokenizer), s->temperature,
-                     (int)s->top_k, (uint64_t)s->seed) != 0)
+                     (int)s->top_k, (uint64_t)s->seed) != 0 ||
+        (s->valid_utf8 && utf8_mask_init(&mask, tokenizer) != 0))
         goto done;
     sampler_set_top_p(&sampler, s->top_p);
 
@@ -219,10 +228,15 @@ static int generate(const generate_settings_t *s, const model_t *model,
 
     int64_t produced = 0;
     while (produced < s->max_tokens) {
+        /* The mask comes first: top-k and top-p must count valid tokens only. */
+        if (s->valid_utf8)
+            utf8_mask_apply(&mask, logits);
         sampler_penalize(&sampler, logits, ids.ids, ids.count, s->repetition_penalty);
         int token = sampler_sample(&sampler, logits);
         if (token == eot)
             break;
+        if (s->valid_utf8)
+            utf8_mask_advance(&mask, (uint32_t)token);
         size_t length;
         const char *bytes = tokenizer_stream_push(&stream, (uint32_t)token, &length);
         if (!bytes || pending_append(&pending, bytes, length) != 0 ||
@@ -241,6 +255,11 @@ static int generate(const generate_settings_t *s, const model_t *model,
     }
     size_t length;
     const char *rest = stopped ? NULL : tokenizer_stream_flush(&stream, &length);
+    if (rest && s->valid_utf8 && utf8_mask_incomplete(&mask)) {
+        /* The last character was cut by --max-tokens or the context length. */
+        log_info("dropped %zu bytes of a character the last token left unfinished", length);
+        rest = NULL;
+    }
     if (rest && pending_append(&pending, rest, length) != 0)
         goto done;
     if (!stopped && pending_flush(&pending, &s->stops, &stopped) != 0)
@@ -249,8 +268,13 @@ static int generate(const generate_settings_t *s, const model_t *model,
         goto done;
     if (emit("\n", 1) != 0)
         goto done;
+    if (mask.fallbacks > 0)
+        log_warn("%llu steps had no token that keeps the text valid UTF-8 and were sampled "
+                 "unmasked; the tokenizer lacks some single bytes",
+                 (unsigned long long)mask.fallbacks);
     status = 0;
 done:
+    utf8_mask_free(&mask);
     free(pending.text);
     tokenizer_stream_free(&stream);
     sampler_free(&sampler);
@@ -294,6 +318,7 @@ int main(int argc, char **argv)
         .repetition_penalty = 1.0,
         .seed = 1337,
         .threads = sysconf(_SC_NPROCESSORS_ONLN),
+        .valid_utf8 = true,
     };
     cli_option_t options[] = {
         {"model", 'm', CLI_STRING, &settings.model_path, "FOLDER", NULL,
@@ -315,6 +340,10 @@ int main(int argc, char **argv)
          CLI_SETTING, 0.01, 100},
         {"stop", 0, CLI_STRING_LIST, &settings.stops, "TEXT", NULL,
          "stop before this text (repeatable); it is not printed", 0, 0, 0},
+        {"valid-utf8", 0, CLI_FLAG, &settings.valid_utf8, NULL, NULL,
+         "never sample a token that would make the text invalid UTF-8; --valid-utf8=false "
+         "samples from all tokens",
+         CLI_SETTING, 0, 0},
         {"seed", 's', CLI_INT, &settings.seed, "N", NULL, "seed of the sampler", CLI_SETTING, 0,
          9e18},
         {"threads", 0, CLI_INT, &settings.threads, "N", "threads",

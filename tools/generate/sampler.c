@@ -122,12 +122,15 @@ int sampler_sample(sampler_t *sampler, const float *logits)
         sum += p;
     }
     double r = next_uniform(sampler) * sum, cumulative = 0.0;
+    int last = 0; /* the last candidate with weight: masked (-inf) logits have none */
     for (int i = 0; i < k; i++) {
         cumulative += sampler->probs[i];
+        if (sampler->probs[i] > 0)
+            last = i;
         if (r < cumulative)
             return sampler->order[i];
     }
-    return sampler->order[k - 1];
+    return sampler->order[last];
 }
 
 void sampler_free(sampler_t *sampler)
