@@ -69,6 +69,8 @@ void run_state_remove_temporaries(const char *run_dir)
     char folder[4200];
     snprintf(folder, sizeof folder, "%s/%s", run_dir, RUN_STATE_FOLDER);
     outdir_remove_orphaned_temporaries(folder);
+    /* Stages write their --stats files and single-file outputs here. */
+    outdir_remove_orphaned_temporaries(run_dir);
 }
 
 json_t *run_state_read(const char *run_dir)

@@ -24,8 +24,9 @@ json_t *run_state_stage(json_t *state, const char *stage_name);
  * a rename. Returns 0 or -1 after logging. */
 int run_state_write(json_t *state, const char *run_dir);
 
-/* Removes temporaries of the state file (state.json.tmp-PID) that a killed
- * lmpipe left in RUN-DIR/.lmpipe, keeping those of processes that still run. */
+/* Removes the temporaries that killed processes left in RUN-DIR/.lmpipe (the
+ * state file's) and in RUN-DIR itself (stages' --stats files and single-file
+ * outputs), keeping those of processes that still run. */
 void run_state_remove_temporaries(const char *run_dir);
 
 /* Reads RUN-DIR/.lmpipe/state.json; returns NULL when absent or invalid. */

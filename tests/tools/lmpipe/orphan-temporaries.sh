@@ -37,12 +37,15 @@ echo '{}' >"run/.lmpipe/state.json.tmp-$dead"
 echo '{}' >"run/.lmpipe/state.json.tmp-$alive"
 echo partial >"run/clean/part.jsonl.tmp-$dead"
 echo partial >"run/clean/part.jsonl.tmp-$alive"
+echo '{}' >"run/clean.stats.json.tmp-$dead"
 
 expect_exit 0 "$lmpipe" run p.yaml --force
 [ ! -e "run/.lmpipe/state.json.tmp-$dead" ] ||
     fail "the state file's temporary of ended process $dead stayed after the rerun"
 [ ! -e "run/clean/part.jsonl.tmp-$dead" ] ||
     fail "the clean temporary of ended process $dead stayed after the rerun"
+[ ! -e "run/clean.stats.json.tmp-$dead" ] ||
+    fail "the stats temporary of ended process $dead in the run folder stayed after the rerun"
 expect_grep "run/\.lmpipe/state\.json\.tmp-$dead: removed a temporary file" "$WORK/err"
 [ -e "run/.lmpipe/state.json.tmp-$alive" ] ||
     fail "the state file's temporary of running process $alive was removed"
