@@ -40,25 +40,15 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
 }
 
 /*
- * One implementation per index width (INDEX_TYPE, sorted by SORT_FUNCTION).
- * Steps: suffix array; Phi (the suffix before each suffix in sorted order)
- * turned in place into PLCP, the common prefix with that suffix, stopping at
- * a separator; LCP in sorted order; longest previous factors into the PLCP
- * buffer; spans from them in text order.
+ * Fills the LCP array (lcp[i] = common prefix of the suffixes at sorted
+ * positions i - 1 and i, stopping at a separator; lcp[0] = 0) from the
+ * suffix array: Phi, the suffix before each one in sorted order, is turned
+ * in place into PLCP in text order (Kasai et al.), then read out in sorted order.
  */
-#define DEFINE_FIND_REPEATS(NAME, INDEX_TYPE, SORT_FUNCTION)                                   \
-    static int NAME(const unsigned char *text, size_t length, size_t min_length,              \
-                    span_list_t *list)                                                          \
+#define DEFINE_BUILD_LCP(NAME, INDEX_TYPE)                                                      \
+    static void NAME(const unsigned char *text, size_t length, const INDEX_TYPE *array,         \
+                     INDEX_TYPE *plcp, INDEX_TYPE *lcp)                                         \
     {                                                                                           \
-        INDEX_TYPE *array = malloc((length + 1) * sizeof *array);                              \
-        INDEX_TYPE *plcp = malloc(length * sizeof *plcp);                                      \
-        INDEX_TYPE *lcp = malloc((length + 1) * sizeof *lcp);                                  \
-        INDEX_TYPE *stack = malloc(1024 * sizeof *stack);                                      \
-        size_t stack_capacity = 1024, top = 0;                                                  \
-        int status = -1;                                                                        \
-        if (!array || !plcp || !lcp || !stack ||                                                \
-            SORT_FUNCTION(text, array, (INDEX_TYPE)length) != 0)                                \
-            goto done_##NAME;                                                                   \
         plcp[array[0]] = -1;                                                                    \
         for (size_t i = 1; i < length; i++)                                                     \
             plcp[array[i]] = array[i - 1];                                                      \
@@ -81,6 +71,29 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
         lcp[0] = 0;                                                                             \
         for (size_t i = 1; i < length; i++)                                                     \
             lcp[i] = plcp[array[i]];                                                            \
+    }
+
+/*
+ * One implementation per index width (INDEX_TYPE, sorted by SORT_FUNCTION).
+ * Steps: suffix array; Phi (the suffix before each suffix in sorted order)
+ * turned in place into PLCP, the common prefix with that suffix, stopping at
+ * a separator; LCP in sorted order; longest previous factors into the PLCP
+ * buffer; spans from them in text order.
+ */
+#define DEFINE_FIND_REPEATS(NAME, INDEX_TYPE, SORT_FUNCTION, LCP_FUNCTION)                     \
+    static int NAME(const unsigned char *text, size_t length, size_t min_length,              \
+                    span_list_t *list)                                                          \
+    {                                                                                           \
+        INDEX_TYPE *array = malloc((length + 1) * sizeof *array);                              \
+        INDEX_TYPE *plcp = malloc(length * sizeof *plcp);                                      \
+        INDEX_TYPE *lcp = malloc((length + 1) * sizeof *lcp);                                  \
+        INDEX_TYPE *stack = malloc(1024 * sizeof *stack);                                      \
+        size_t stack_capacity = 1024, top = 0;                                                  \
+        int status = -1;                                                                        \
+        if (!array || !plcp || !lcp || !stack ||                                                \
+            SORT_FUNCTION(text, array, (INDEX_TYPE)length) != 0)                                \
+            goto done_##NAME;                                                                   \
+        LCP_FUNCTION(text, length, array, plcp, lcp);                                           \
         array[length] = -1;                                                                     \
         lcp[length] = 0;                                                                        \
         INDEX_TYPE *previous_factor = plcp;                                                     \
@@ -128,7 +141,7 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
  * with any earlier suffix is the larger of the LCP minima up to the nearest
  * earlier suffix before it and after it in sorted order: one pass each way.
  */
-#define DEFINE_FIND_CROSS(NAME, INDEX_TYPE, SORT_FUNCTION)                                     \
+#define DEFINE_FIND_CROSS(NAME, INDEX_TYPE, SORT_FUNCTION, LCP_FUNCTION)                       \
     static int NAME(const unsigned char *text, size_t length, size_t earlier_length,          \
                     size_t min_length, span_list_t *list)                                       \
     {                                                                                           \
@@ -138,28 +151,7 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
         int status = -1;                                                                        \
         if (!array || !plcp || !lcp || SORT_FUNCTION(text, array, (INDEX_TYPE)length) != 0)    \
             goto done_##NAME;                                                                   \
-        plcp[array[0]] = -1;                                                                    \
-        for (size_t i = 1; i < length; i++)                                                     \
-            plcp[array[i]] = array[i - 1];                                                      \
-        size_t common = 0;                                                                      \
-        for (size_t i = 0; i < length; i++) {                                                   \
-            if (plcp[i] < 0) {                                                                  \
-                plcp[i] = 0;                                                                    \
-                common = 0;                                                                     \
-                continue;                                                                       \
-            }                                                                                   \
-            size_t j = (size_t)plcp[i];                                                         \
-            while (i + common < length && j + common < length &&                                \
-                   text[i + common] == text[j + common] &&                                      \
-                   text[i + common] != SUFFIX_ARRAY_SEPARATOR)                                  \
-                common++;                                                                       \
-            plcp[i] = (INDEX_TYPE)common;                                                       \
-            if (common > 0)                                                                     \
-                common--;                                                                       \
-        }                                                                                       \
-        lcp[0] = 0;                                                                             \
-        for (size_t i = 1; i < length; i++)                                                     \
-            lcp[i] = plcp[array[i]];                                                            \
+        LCP_FUNCTION(text, length, array, plcp, lcp);                                           \
         lcp[length] = 0;                                                                        \
         /* plcp now contains, per later position, the longest match found so far. */               \
         INDEX_TYPE *best = plcp;                                                                \
@@ -196,11 +188,14 @@ static int span_list_add(span_list_t *list, uint64_t start, uint64_t end)
         return status;                                                                          \
     }
 
-DEFINE_FIND_CROSS(find_cross_32, saidx_t, divsufsort)
-DEFINE_FIND_CROSS(find_cross_64, saidx64_t, divsufsort64)
+DEFINE_BUILD_LCP(build_lcp_32, saidx_t)
+DEFINE_BUILD_LCP(build_lcp_64, saidx64_t)
 
-DEFINE_FIND_REPEATS(find_repeats_32, saidx_t, divsufsort)
-DEFINE_FIND_REPEATS(find_repeats_64, saidx64_t, divsufsort64)
+DEFINE_FIND_CROSS(find_cross_32, saidx_t, divsufsort, build_lcp_32)
+DEFINE_FIND_CROSS(find_cross_64, saidx64_t, divsufsort64, build_lcp_64)
+
+DEFINE_FIND_REPEATS(find_repeats_32, saidx_t, divsufsort, build_lcp_32)
+DEFINE_FIND_REPEATS(find_repeats_64, saidx64_t, divsufsort64, build_lcp_64)
 
 int suffix_array_repeats(const unsigned char *text, size_t length, size_t min_length,
                          suffix_span_t **spans, size_t *span_count)
