@@ -14,6 +14,7 @@
 
 #include "endpoint.h"
 #include "log.h"
+#include "outdir.h"
 #include "textio.h"
 
 #define DEFAULT_SHARD_BYTES ((uint64_t)256 << 20)
@@ -206,11 +207,6 @@ static bool stream_totals_known;
 static bool stream_failed;      /* a stream input ended in an error: outputs must not complete */
 static uint64_t stream_total_batches, stream_total_records;
 
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool is_document_file(const char *name)
 {
     /* Only JSON Lines: a folder may also hold stats.json and other reports. */
@@ -227,18 +223,9 @@ static bool is_document_file(const char *name)
 /* Lists the document files of a folder without a manifest, recursively, sorted. */
 static int list_plain_folder(const char *path, cli_string_list_t *out)
 {
-    DIR *folder = opendir(path);
-    if (!folder) {
-        log_error("%s: cannot read folder: %s", path, strerror(errno));
-        return -1;
-    }
     cli_string_list_t names = {0};
-    struct dirent *entry;
-    while ((entry = readdir(folder)) != NULL)
-        if (entry->d_name[0] != '.')
-            cli_string_list_push(&names, entry->d_name);
-    closedir(folder);
-    qsort(names.items, names.count, sizeof *names.items, compare_strings);
+    if (outdir_list_names(path, &names) != 0)
+        return -1;
     for (size_t i = 0; i < names.count; i++) {
         char child[4096];
         snprintf(child, sizeof child, "%s/%s", path, names.items[i]);

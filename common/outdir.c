@@ -121,6 +121,22 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int outdir_list_names(const char *folder, cli_string_list_t *names)
+{
+    DIR *directory = opendir(folder);
+    if (!directory) {
+        log_error("%s: cannot read folder: %s", folder, strerror(errno));
+        return -1;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(directory)) != NULL)
+        if (entry->d_name[0] != '.')
+            cli_string_list_push(names, entry->d_name);
+    closedir(directory);
+    qsort(names->items, names->count, sizeof *names->items, compare_strings);
+    return 0;
+}
+
 /* Hashes a file or a folder (recursively, in name order) into `state`. */
 static int hash_path_into(XXH3_state_t *state, const char *path)
 {
@@ -151,18 +167,9 @@ static int hash_path_into(XXH3_state_t *state, const char *path)
     }
     free(manifest);
 
-    DIR *folder = opendir(path);
-    if (!folder) {
-        log_error("%s: cannot read folder: %s", path, strerror(errno));
-        return -1;
-    }
     cli_string_list_t names = {0};
-    struct dirent *entry;
-    while ((entry = readdir(folder)) != NULL)
-        if (entry->d_name[0] != '.')
-            cli_string_list_push(&names, entry->d_name);
-    closedir(folder);
-    qsort(names.items, names.count, sizeof *names.items, compare_strings);
+    if (outdir_list_names(path, &names) != 0)
+        return -1;
     int status = 0;
     for (size_t i = 0; i < names.count && status == 0; i++) {
         char *child = join_path(path, names.items[i]);

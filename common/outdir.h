@@ -115,6 +115,13 @@ int outdir_finish(outdir_t *outdir);
 void outdir_abort(outdir_t *outdir);
 
 /*
+ * Appends the names in `folder` that do not start with a dot to `names`, sorted
+ * byte-wise, so walks of a folder are the same on every file system. Returns
+ * 0, or -1 after logging that the folder cannot be read.
+ */
+int outdir_list_names(const char *folder, cli_string_list_t *names);
+
+/*
  * Reads the manifest of a finished folder and returns the file names it lists
  * (relative to the folder) through `names`. Returns 0, or -1 after logging that
  * the folder is unfinished (no manifest) or that a listed file is missing or

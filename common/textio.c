@@ -287,8 +287,8 @@ static atomic_flag signal_cleanup_installed = ATOMIC_FLAG_INIT;
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
 
 /* Removes every registered temporary file, then ends the process with the
- * signal's default action so the parent sees the signal. Uses only
- * async-signal-safe calls. */
+ * signal's default action, so the parent gets the signal as the exit status.
+ * Uses only async-signal-safe calls. */
 static void remove_temporaries_on_signal(int signal_number)
 {
     for (size_t i = 0; i < REGISTERED_TEMPORARY_MAX; i++) {

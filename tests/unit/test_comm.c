@@ -148,7 +148,8 @@ static void test_lost_rank(const char *address, int kill_root)
     waitpid(child, &status, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
         fprintf(stderr, "lost rank case: rank 1 failed to join\n");
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(WIFEXITED(status));
+    CHECK_INT_EQ(WEXITSTATUS(status), 0);
     double start = time_now_seconds();
     float x = 1.0f;
     CHECK(comm && comm_all_reduce(comm, &x, 1, COMM_FLOAT32, COMM_SUM) != 0);
@@ -160,7 +161,7 @@ static void test_lost_rank(const char *address, int kill_root)
  * side's all-reduce fails within the 2 s timeout plus a margin for a busy
  * machine (the timeout counts from the join, so it may fail sooner).
  * freeze_root: rank 0 freezes and rank 1 must notice. The child freezes only
- * after the parent has joined (a byte on a pipe says so): ZeroMQ sends in the
+ * after the parent has joined (it writes a byte on a pipe then): ZeroMQ sends in the
  * background, so a rank 0 frozen at once could hold back its welcome, and the
  * join, not the all-reduce, would fail. */
 static void test_frozen_rank(const char *address, int freeze_root)

@@ -340,6 +340,7 @@ static bool compare_file(const char *path)
     size_t size = (size_t)ftell(file);
     fseek(file, 0, SEEK_SET);
     char *data = malloc(size ? size : 1);
+    CHECK(data != NULL);
     CHECK(data && fread(data, 1, size, file) == size);
     fclose(file);
     for (int n = 0; data && n < FAST_PATTERNS; n++)

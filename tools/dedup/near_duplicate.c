@@ -8,7 +8,7 @@
  * union-find parent, 8 of keeper id pointer; with verification also the
  * sorted shingle hashes (8 bytes per distinct shingle). Sorting adds 16 bytes
  * per document per thread (one band per thread) while it runs, and the batch of
- * documents waiting for signatures holds at most 2,048 texts or 8 MiB.
+ * documents waiting for signatures contains at most 2,048 texts or 8 MiB.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,7 +67,7 @@ static void count_short(const minhash_t *minhash, size_t token_count, stats_t *s
         stats_count(stats, "documents_shorter_than_a_shingle", 1);
 }
 
-/* A batch holds this many documents or this many bytes of text. */
+/* A batch contains at most this many documents or this many bytes of text. */
 enum { BATCH_DOCUMENTS = 2048, BATCH_TEXT_BYTES = 8 << 20 };
 
 int dedup_batch_init(dedup_batch_t *batch, const minhash_t *minhash, int threads,

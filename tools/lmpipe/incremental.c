@@ -45,27 +45,13 @@ static bool is_document_name(const char *name)
            has_suffix(name, ".jsonl.zst");
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Appends the regular files under `folder`, recursively, in name order;
  * names starting with a dot are skipped. Returns 0 or -1 after logging. */
 static int list_folder_files(const char *folder, cli_string_list_t *files)
 {
-    DIR *directory = opendir(folder);
-    if (!directory) {
-        log_error("%s: cannot read folder: %s", folder, strerror(errno));
-        return -1;
-    }
     cli_string_list_t names = {0};
-    struct dirent *entry;
-    while ((entry = readdir(directory)) != NULL)
-        if (entry->d_name[0] != '.')
-            cli_string_list_push(&names, entry->d_name);
-    closedir(directory);
-    qsort(names.items, names.count, sizeof *names.items, compare_strings);
+    if (outdir_list_names(folder, &names) != 0)
+        return -1;
     int status = 0;
     for (size_t i = 0; i < names.count && status == 0; i++) {
         char *path = join_path(folder, names.items[i]);

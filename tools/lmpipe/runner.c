@@ -345,8 +345,8 @@ static void start_ready_tasks(scheduler_t *scheduler)
         if (pipeline->stages[index].incremental && !progress->planned &&
             start_incremental_stage(scheduler, index) != 0)
             continue;
-        /* The processes of a stream run together whatever --jobs says, because
-         * the producer waits for its workers. */
+        /* The processes of a stream run together whatever --jobs is set to,
+         * because the producer waits for its workers. */
         bool streamed = pipeline->stages[index].streams_from >= 0;
         while ((scheduler->running < scheduler->jobs || streamed) &&
                progress->tasks_started < task_total(scheduler, index)) {

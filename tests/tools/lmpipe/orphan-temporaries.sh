@@ -25,7 +25,8 @@ stages:
 YAML
 expect_exit 0 "$lmpipe" run p.yaml
 
-# The id of a process that has ended and been reaped, and of one that runs.
+# Process ids: one of a process that has ended and been reaped, one of a
+# process that still runs.
 sh -c : &
 dead=$!
 wait "$dead"
